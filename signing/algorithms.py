@@ -1,0 +1,98 @@
+"""One registry of signature algorithms, so a national algorithm can be added in one place.
+
+Every signer and verifier in `signing/` asks this module how to generate, sign and verify,
+and which OIDs to write; nothing else branches on key types.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Callable
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+
+from .errors import SigningError
+
+
+class UnknownAlgorithm(SigningError):
+    """The key or OID belongs to no algorithm in the registry."""
+
+
+@dataclass(frozen=True)
+class Algorithm:
+    """How one signature algorithm is generated, used and named."""
+
+    name: str  #: registry name: "ecdsa-p256", "ed25519", "rsa-pss-3072"
+    digest_name: str  #: asn1crypto digest name used in CMS: "sha256"
+    signature_oid: str  #: OID written in SignerInfo.signatureAlgorithm
+    asn1_signature_name: str  #: asn1crypto SignedDigestAlgorithm name
+    generate: Callable[[], PrivateKeyTypes]
+    sign: Callable[[PrivateKeyTypes, bytes], bytes]
+    #: verify(public_key, signature, data); raises cryptography.exceptions.InvalidSignature
+    verify: Callable[[PublicKeyTypes, bytes, bytes], None]
+    matches: Callable[[object], bool]  #: does this key (private or public) belong here?
+
+    def hash_algorithm(self) -> hashes.HashAlgorithm:
+        return {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[self.digest_name]
+
+
+_PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
+
+ECDSA_P256 = Algorithm(
+    name="ecdsa-p256",
+    digest_name="sha256",
+    signature_oid="1.2.840.10045.4.3.2",
+    asn1_signature_name="sha256_ecdsa",
+    generate=lambda: ec.generate_private_key(ec.SECP256R1()),
+    sign=lambda key, data: key.sign(data, ec.ECDSA(hashes.SHA256())),
+    verify=lambda pub, sig, data: pub.verify(sig, data, ec.ECDSA(hashes.SHA256())),
+    matches=lambda k: isinstance(k, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey))
+    and isinstance(k.curve, ec.SECP256R1),
+)
+
+ED25519 = Algorithm(
+    name="ed25519",
+    digest_name="sha512",  # RFC 8419: the CMS message digest for Ed25519 is SHA-512
+    signature_oid="1.3.101.112",
+    asn1_signature_name="ed25519",
+    generate=ed25519.Ed25519PrivateKey.generate,
+    sign=lambda key, data: key.sign(data),
+    verify=lambda pub, sig, data: pub.verify(sig, data),
+    matches=lambda k: isinstance(k, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)),
+)
+
+RSA_PSS_3072 = Algorithm(
+    name="rsa-pss-3072",
+    digest_name="sha256",
+    signature_oid="1.2.840.113549.1.1.10",
+    asn1_signature_name="rsassa_pss",
+    generate=lambda: rsa.generate_private_key(public_exponent=65537, key_size=3072),
+    sign=lambda key, data: key.sign(data, _PSS, hashes.SHA256()),
+    verify=lambda pub, sig, data: pub.verify(sig, data, _PSS, hashes.SHA256()),
+    matches=lambda k: isinstance(k, (rsa.RSAPrivateKey, rsa.RSAPublicKey)),
+)
+
+DEFAULT = ECDSA_P256
+REGISTRY: dict[str, Algorithm] = {a.name: a for a in (ECDSA_P256, ED25519, RSA_PSS_3072)}
+
+
+def get(name: str) -> Algorithm:
+    """The algorithm registered under *name*; raises UnknownAlgorithm with the choices."""
+    try:
+        return REGISTRY[name]
+    except KeyError:
+        raise UnknownAlgorithm(f"unknown algorithm {name!r}; choose one of {', '.join(REGISTRY)}") from None
+
+
+def for_key(key: object) -> Algorithm:
+    """The algorithm a private or public key belongs to."""
+    for alg in REGISTRY.values():
+        if alg.matches(key):
+            return alg
+    raise UnknownAlgorithm(f"no registered algorithm for a {type(key).__name__} key")
+
+
+def register(alg: Algorithm) -> None:
+    """Add an algorithm (a national one, say) to the registry."""
+    REGISTRY[alg.name] = alg

@@ -1,0 +1,2 @@
+"""`imzo ca` commands."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""`imzo keys` commands."""
+from __future__ import annotations

@@ -1,0 +1,2 @@
+"""`imzo sign` commands."""
+from __future__ import annotations
