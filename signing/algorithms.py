@@ -32,6 +32,8 @@ class Algorithm:
     #: verify(public_key, signature, data); raises cryptography.exceptions.InvalidSignature
     verify: Callable[[PublicKeyTypes, bytes, bytes], None]
     matches: Callable[[object], bool]  #: does this key (private or public) belong here?
+    #: DER of the AlgorithmIdentifier parameters written after signature_oid, or None for absent
+    signature_parameters: bytes | None = None
 
     def hash_algorithm(self) -> hashes.HashAlgorithm:
         return {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[self.digest_name]
@@ -71,6 +73,11 @@ RSA_PSS_3072 = Algorithm(
     sign=lambda key, data: key.sign(data, _PSS, hashes.SHA256()),
     verify=lambda pub, sig, data: pub.verify(sig, data, _PSS, hashes.SHA256()),
     matches=lambda k: isinstance(k, (rsa.RSAPrivateKey, rsa.RSAPublicKey)),
+    # RSASSA-PSS-params: SHA-256, MGF1 with SHA-256, salt 32, trailer 1 (RFC 4055)
+    signature_parameters=bytes.fromhex(
+        "3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d0609608648016503040201"
+        "0500a203020120"
+    ),
 )
 
 DEFAULT = ECDSA_P256
