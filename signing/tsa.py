@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any, Iterable, Sequence
 
-from asn1crypto import cms, core, tsp, x509 as a_x509
+from asn1crypto import algos, cms, core, tsp, x509 as a_x509
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -213,19 +213,17 @@ def _rejection(failure: str, text: str) -> bytes:
     }).dump()
 
 
-def _signature_algorithm(alg: algorithms.Algorithm) -> dict:
-    if alg.asn1_signature_name == "rsassa_pss":
-        h = alg.digest_name
-        return {
-            "algorithm": "rsassa_pss",
-            "parameters": {
-                "hash_algorithm": {"algorithm": h},
-                "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": h}},
-                "salt_length": ACCEPTED_HASHES.get(h, 32),
-                "trailer_field": "trailer_field_bc",
-            },
-        }
-    return {"algorithm": alg.asn1_signature_name}
+def _signature_algorithm(alg: algorithms.Algorithm) -> algos.SignedDigestAlgorithm:
+    """The SignerInfo signatureAlgorithm for *alg*: its OID, plus parameters where it has any (PSS)."""
+    body = core.ObjectIdentifier(alg.signature_oid).dump() + (alg.signature_parameters or b"")
+    return algos.SignedDigestAlgorithm.load(b"\x30" + _der_length(len(body)) + body)
+
+
+def _der_length(n: int) -> bytes:
+    if n < 0x80:
+        return bytes([n])
+    raw = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([0x80 | len(raw)]) + raw
 
 
 # ===================================================================== client
