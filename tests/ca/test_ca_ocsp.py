@@ -1,0 +1,108 @@
+"""The OCSP responder (RFC 6960): `openssl ocsp` over HTTP gets good/revoked; bad requests get error statuses."""
+from __future__ import annotations
+
+import pytest
+from cryptography import x509
+from cryptography.hazmat.primitives import hashes, serialization
+from cryptography.x509 import ocsp
+
+from ca_helpers import FAST_KDF, PASSWORD, make_csr, openssl, pem
+from signing import algorithms
+from signing.ca import CertificateAuthority
+
+
+def _ask(ca_files, tmp_path, url: str, cert: x509.Certificate) -> bytes:
+    leaf = tmp_path / f"{cert.serial_number:x}.pem"
+    leaf.write_bytes(pem(cert))
+    out = openssl("ocsp", "-issuer", str(ca_files["issuing"]), "-cert", str(leaf), "-url", url,
+                  "-CAfile", str(ca_files["root"]), "-verify_other", str(ca_files["issuing"]), "-timeout", "10")
+    assert out.returncode == 0, out.stderr
+    assert b"Response verify OK" in out.stderr, out.stderr
+    return out.stdout
+
+
+def test_openssl_ocsp_gets_good_then_revoked_from_our_responder(ca, ca_files, tmp_path, serve):
+    url = serve(ca.ocsp_respond, "application/ocsp-response")
+    cert = ca.issue(make_csr()[1])
+    assert b": good" in _ask(ca_files, tmp_path, url, cert)
+    ca.revoke(cert.serial_number, x509.ReasonFlags.key_compromise)
+    answer = _ask(ca_files, tmp_path, url, cert)
+    assert b": revoked" in answer and b"keyCompromise" in answer
+
+
+def test_issuing_ca_status_is_answered_by_the_root(ca, ca_files, tmp_path, serve):
+    url = serve(ca.ocsp_respond, "application/ocsp-response")
+    leaf = tmp_path / "issuing-leaf.pem"
+    leaf.write_bytes(pem(ca.issuing_certificate))
+    out = openssl("ocsp", "-issuer", str(ca_files["root"]), "-cert", str(leaf), "-url", url,
+                  "-CAfile", str(ca_files["root"]))
+    assert out.returncode == 0 and b": good" in out.stdout and b"Response verify OK" in out.stderr, out.stderr
+
+
+def _request(cert, issuer, *, nonce: bytes | None = None, algo=hashes.SHA1()) -> bytes:
+    b = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algo)
+    if nonce is not None:
+        b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
+    return b.build().public_bytes(serialization.Encoding.DER)
+
+
+def test_library_answer_is_signed_echoes_nonce_and_says_unknown_for_strangers(ca, tmp_path):
+    cert = ca.issue(make_csr()[1])
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(_request(cert, ca.issuing_certificate, nonce=b"n" * 16, algo=hashes.SHA256())))
+    assert resp.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert resp.certificate_status is ocsp.OCSPCertStatus.GOOD
+    assert resp.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"n" * 16
+    issuer_key = ca.issuing_certificate.public_key()
+    algorithms.for_key(issuer_key).verify(issuer_key, resp.signature, resp.tbs_response_bytes)
+    # A certificate with our issuer's name and key but a serial we never issued.
+    other = CertificateAuthority.create(tmp_path / "other", PASSWORD, kdf_rounds=FAST_KDF).issue(make_csr()[1])
+    fake = ocsp.OCSPRequestBuilder().add_certificate_by_hash(
+        _request_hashes(ca, cert)[0], _request_hashes(ca, cert)[1], other.serial_number, hashes.SHA1()
+    ).build().public_bytes(serialization.Encoding.DER)
+    assert ocsp.load_der_ocsp_response(ca.ocsp_respond(fake)).certificate_status is ocsp.OCSPCertStatus.UNKNOWN
+
+
+def _request_hashes(ca, cert):
+    req = ocsp.load_der_ocsp_request(_request(cert, ca.issuing_certificate))
+    return req.issuer_name_hash, req.issuer_key_hash
+
+
+def test_request_about_another_issuer_is_unauthorized(ca, tmp_path):
+    other = CertificateAuthority.create(tmp_path / "other", PASSWORD, kdf_rounds=FAST_KDF)
+    cert = other.issue(make_csr()[1])
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(_request(cert, other.issuing_certificate)))
+    assert resp.response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
+
+
+def _valid_request(ca) -> bytes:
+    return _request(ca.issue(make_csr()[1]), ca.issuing_certificate)
+
+
+@pytest.mark.parametrize(
+    "mangle",
+    [
+        pytest.param(lambda der: b"", id="empty"),
+        pytest.param(lambda der: b"\x30\x82\xff\xff garbage", id="garbage"),
+        pytest.param(lambda der: der[: len(der) - 7], id="truncated"),
+        pytest.param(lambda der: der + b"\x00", id="trailing-byte"),
+        pytest.param(lambda der: b"\x30\x84\x00\x10\x00\x00" + b"A" * (1 << 20), id="huge"),
+        pytest.param(lambda der: "not bytes", id="not-bytes"),
+    ],
+)
+def test_bad_ocsp_requests_get_malformed_request(ca, mangle):
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(mangle(_valid_request(ca))))
+    assert resp.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_oversized_nonce_is_malformed(ca):
+    cert = ca.issue(make_csr()[1])
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(_request(cert, ca.issuing_certificate, nonce=b"x" * 200)))
+    assert resp.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+def test_bad_request_over_http_gets_malformed_from_openssl_view(ca, serve):
+    import urllib.request
+
+    url = serve(ca.ocsp_respond, "application/ocsp-response")
+    body = urllib.request.urlopen(urllib.request.Request(url, data=b"junk", method="POST"), timeout=10).read()
+    assert ocsp.load_der_ocsp_response(body).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
