@@ -1,0 +1,136 @@
+"""The Flask app factory: `create_app()` for `yagona serve`, gunicorn and tests alike."""
+from __future__ import annotations
+
+import logging
+import os
+
+from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
+from flask import Flask, get_flashed_messages, jsonify, render_template, request
+from flask_limiter import Limiter
+from flask_limiter.util import get_remote_address
+from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
+from werkzeug.exceptions import HTTPException
+from werkzeug.middleware.proxy_fix import ProxyFix
+
+from . import i18n
+from .accounts import Accounts
+from .config import Settings, load_settings
+from .context import Services, close_db
+from .db import Database
+from .keys import KeyRing
+from .passwords import Passwords
+from .sessions import login_manager
+from .tokens import TokenService
+
+log = logging.getLogger("yagona")
+csrf = CSRFProtect()
+limiter = Limiter(key_func=get_remote_address, default_limits=[])
+API_PREFIXES = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks", "/.well-known")
+
+
+def _derive(secret: bytes, purpose: bytes) -> bytes:
+    return HKDF(hashes.SHA256(), 32, salt=None, info=purpose).derive(secret)
+
+
+def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Flask:
+    """Build the IdP. With migrate=True the database is upgraded first (the embedded run does that)."""
+    settings = settings or load_settings()
+    app = Flask(__name__)
+    app.config.update(
+        SECRET_KEY=_derive(settings.secret_key, b"yagona flask session"),
+        SESSION_COOKIE_NAME="yagona_session",
+        SESSION_COOKIE_HTTPONLY=True,
+        SESSION_COOKIE_SAMESITE="Lax",
+        SESSION_COOKIE_SECURE=settings.secure_cookies,
+        REMEMBER_COOKIE_SECURE=settings.secure_cookies,
+        PERMANENT_SESSION_LIFETIME=settings.session_max_ttl,
+        MAX_CONTENT_LENGTH=64 * 1024,
+        WTF_CSRF_TIME_LIMIT=3600,
+        WTF_CSRF_SSL_STRICT=settings.secure_cookies,
+        RATELIMIT_STORAGE_URI=settings.redis_url or "memory://",
+        RATELIMIT_ENABLED=settings.extra.get("ratelimit", True),
+        RATELIMIT_HEADERS_ENABLED=True,
+    )
+    hops = int(os.environ.get("YAGONA_PROXY_HOPS", "0") or 0)
+    if hops:
+        app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
+
+    db = Database(settings.database_url)
+    if migrate:
+        db.upgrade()
+    passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+    keys = KeyRing(db, settings.secret_key, settings.key_retire_grace)
+    keys.ensure()
+    app.extensions["yagona"] = Services(
+        settings=settings, db=db, keys=keys, passwords=passwords,
+        accounts=Accounts(settings, passwords), tokens=TokenService(settings, keys),
+    )
+    app.teardown_appcontext(close_db)
+
+    csrf.init_app(app)
+    login_manager.init_app(app)
+    login_manager.login_view = "account.login"
+    limiter.init_app(app)
+
+    from .endpoints import authorize, discovery, logout, revocation, token, userinfo
+    from .pages import account
+
+    for bp in (discovery.bp, authorize.bp, token.bp, userinfo.bp, revocation.bp, logout.bp, account.bp):
+        app.register_blueprint(bp)
+    for view in ("token.token", "userinfo.userinfo", "revocation.revoke", "revocation.introspect",
+                 "authorize.authorize", "logout.logout"):
+        csrf.exempt(app.view_functions[view])
+    limiter.limit("30/minute", methods=["POST"])(app.view_functions["account.login"])
+    limiter.limit("10/minute", methods=["POST"])(app.view_functions["account.register"])
+    if settings.demo:
+        from . import demo
+
+        app.register_blueprint(demo.bp)
+
+    app.jinja_env.globals.update(t=i18n.t, lang=i18n.current_lang, csrf_token=generate_csrf,
+                                 flashed=get_flashed_messages, langs=i18n.LANGS,
+                                 lang_url=i18n.lang_url)
+    _register_error_pages(app)
+
+    @app.after_request
+    def security_headers(resp):
+        resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        if resp.mimetype == "text/html":
+            resp.headers.setdefault("X-Frame-Options", "DENY")
+            resp.headers.setdefault("Content-Security-Policy",
+                                    "default-src 'self'; style-src 'self'; frame-ancestors 'none'")
+            resp.headers.setdefault("Cache-Control", "no-store")
+        if request.args.get("lang") in i18n.LANGS:
+            resp.set_cookie("lang", request.args["lang"], max_age=365 * 86400, samesite="Lax",
+                            secure=settings.secure_cookies, httponly=True)
+        return resp
+
+    return app
+
+
+def _register_error_pages(app: Flask) -> None:
+    def wants_json() -> bool:
+        return request.path.startswith(API_PREFIXES)
+
+    @app.errorhandler(CSRFError)
+    def csrf_error(_e):
+        return render_template("error.html", error="csrf_failed", description=None), 400
+
+    @app.errorhandler(HTTPException)
+    def http_error(e: HTTPException):
+        key = {404: "not_found", 405: "method_not_allowed", 413: "too_large", 429: "too_many_requests"}.get(
+            e.code or 500, "invalid_request")
+        if wants_json():
+            error = {429: "slow_down", 413: "invalid_request"}.get(e.code or 400, "invalid_request")
+            return jsonify({"error": error, "error_description": e.description}), e.code
+        return render_template("error.html", error=key, description=None), e.code
+
+    @app.errorhandler(Exception)
+    def server_error(e: Exception):
+        log.exception("unhandled error on %s %s", request.method, request.path)
+        if wants_json():
+            return jsonify({"error": "server_error", "error_description": "internal error"}), 500
+        return render_template("error.html", error="server_error", description=None), 500
+

@@ -1,0 +1,285 @@
+"""The `yagona` command: run the service and administer it.
+
+A stable contract operators and tools script against:
+
+    yagona serve --host H --port P          # instance folder: $YAGONA_INSTANCE (./instance)
+    yagona db upgrade
+    yagona users add LOGIN --phone PHONE    # password on stdin
+    yagona clients add NAME --redirect-uri URI [--redirect-uri URI ...] [--json]
+    yagona clients list [--json] | yagona clients remove CLIENT_ID
+    yagona keys rotate [--alg ES256|RS256] | yagona keys list [--json]
+
+Errors print one line and exit non-zero; nothing is half-written.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+
+import click
+from sqlalchemy import select
+
+from .config import Settings, load_settings
+from .db import Database
+
+
+def _settings(host: str = "127.0.0.1", port: int = 8000) -> Settings:
+    return load_settings(host=host, port=port)
+
+
+def _db(settings: Settings) -> Database:
+    db = Database(settings.database_url)
+    try:
+        db.upgrade()
+    except Exception as exc:  # an unreachable or wrong database: say so in one line
+        raise click.ClickException(f"cannot open the database {_redact(settings.database_url)}: {exc.__class__.__name__}: "
+                                   f"{str(exc).splitlines()[0]}") from None
+    return db
+
+
+def _redact(url: str) -> str:
+    from sqlalchemy.engine import make_url
+
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except Exception:
+        return "(unparsable DATABASE_URL)"
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+def main() -> None:
+    """Yagona: single sign-on and e-signatures for e-government portals."""
+    logging.basicConfig(level=os.environ.get("YAGONA_LOG_LEVEL", "INFO"),
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.getLogger("alembic").setLevel(logging.WARNING)
+
+
+# -- serve -------------------------------------------------------------------------------------
+@main.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8000, show_default=True, type=click.IntRange(1, 65535))
+@click.option("--workers", default=None, type=click.IntRange(1, 64), help="gunicorn workers [default: cores]")
+@click.option("--threads", default=4, show_default=True, type=click.IntRange(1, 64))
+@click.option("--demo/--no-demo", default=None,
+              help="register a demo portal client and serve /demo [default: on with the embedded SQLite store]")
+def serve(host: str, port: int, workers: int | None, threads: int, demo: bool | None) -> None:
+    """Run the identity provider (gunicorn, the same app factory as any WSGI server)."""
+    settings = _settings(host, port)
+    if demo is None:
+        demo = settings.database_url.startswith("sqlite")
+    settings = settings.with_(demo=demo)
+    db = _db(settings)
+    from .app import create_app
+
+    create_app(settings)  # generates keys on first start, before workers fork
+    if demo:
+        from .demo import ensure_demo_client
+
+        info, new = ensure_demo_client(settings, db)
+        _print_demo(settings, info, new)
+    click.echo(f"Yagona issuer {settings.issuer} — database {_redact(settings.database_url)} — "
+               f"instance {settings.instance_path}")
+    os.environ["YAGONA_DEMO"] = "1" if demo else "0"
+    _run_gunicorn(settings, host, port, workers or (os.cpu_count() or 1), threads)
+
+
+def _print_demo(settings: Settings, info: dict, new: bool) -> None:
+    click.echo("")
+    click.echo("Demo portal client" + (" (registered now)" if new else "") + ":")
+    click.echo(f"  client_id     {info['client_id']}")
+    if new:
+        click.echo(f"  client_secret {info['client_secret']}   (shown once; kept in the instance folder for /demo)")
+    click.echo(f"  redirect_uri  {info['redirect_uri']}")
+    click.echo(f"Try it: open {settings.issuer}/demo, register an account and log in.")
+    click.echo("")
+
+
+def _run_gunicorn(settings: Settings, host: str, port: int, workers: int, threads: int) -> None:
+    from gunicorn.app.base import BaseApplication
+
+    class Server(BaseApplication):
+        def load_config(self) -> None:
+            self.cfg.set("bind", f"{host}:{port}")
+            self.cfg.set("workers", workers)
+            self.cfg.set("threads", threads)
+            self.cfg.set("worker_class", "gthread")
+            self.cfg.set("accesslog", "-")
+            self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')  # no query: no codes in logs
+            self.cfg.set("timeout", 60)
+
+        def load(self):
+            from .app import create_app
+
+            return create_app(settings)
+
+    Server().run()
+
+
+# -- db ----------------------------------------------------------------------------------------
+@main.group()
+def db() -> None:
+    """Database schema."""
+
+
+@db.command("upgrade")
+def db_upgrade() -> None:
+    """Apply migrations up to the newest schema."""
+    settings = _settings()
+    _db(settings)
+    click.echo(f"database {_redact(settings.database_url)} is at the newest schema")
+
+
+# -- users -------------------------------------------------------------------------------------
+@main.group()
+def users() -> None:
+    """Accounts (for operators and tests)."""
+
+
+@users.command("add")
+@click.argument("login")
+@click.option("--phone", required=True)
+@click.option("--email")
+@click.option("--pinfl")
+@click.option("--first-name")
+@click.option("--last-name")
+@click.option("--middle-name")
+@click.option("--json", "as_json", is_flag=True)
+def users_add(login: str, phone: str, email: str | None, pinfl: str | None, first_name: str | None,
+              last_name: str | None, middle_name: str | None, as_json: bool) -> None:
+    """Create a password account; the password is read from the first line of stdin."""
+    from .accounts import Accounts
+    from .errors import UserError
+    from .i18n import MESSAGES
+    from .passwords import Passwords
+
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException("give the password on stdin, e.g.: echo \"$PW\" | yagona users add LOGIN --phone ...")
+    if pinfl is not None and not (len(pinfl) == 14 and pinfl.isdigit()):
+        raise click.ClickException("--pinfl must be 14 digits")
+    settings = _settings()
+    database = _db(settings)
+    accounts = Accounts(settings, Passwords(settings.argon2_memory_kib, settings.argon2_time_cost,
+                                            settings.argon2_parallelism))
+    try:
+        with database.session() as s:
+            person = accounts.register(s, login=login, password=password, phone=phone, email=email,
+                                       accept_terms=True, pinfl=pinfl, first_name=first_name,
+                                       last_name=last_name, middle_name=middle_name)
+            public_id = person.public_id
+    except UserError as err:
+        raise click.ClickException(MESSAGES.get(err.key, {}).get("en", err.key).format(**err.params)) from None
+    except Exception as exc:
+        if exc.__class__.__name__ == "IntegrityError":
+            raise click.ClickException("that PINFL or login is already registered") from None
+        raise
+    click.echo(json.dumps({"login": login.lower(), "sub": public_id}) if as_json else
+               f"created {login.lower()} (sub {public_id})")
+
+
+# -- clients -----------------------------------------------------------------------------------
+@main.group()
+def clients() -> None:
+    """Portals that log citizens in through Yagona."""
+
+
+@clients.command("add")
+@click.argument("name")
+@click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
+@click.option("--post-logout-uri", "post_logout_uris", multiple=True)
+@click.option("--scope", "scopes", multiple=True, help="allowed scope (repeat); default: openid profile email phone")
+@click.option("--min-acr", default="low", show_default=True, type=click.Choice(["low", "substantial", "high"]))
+@click.option("--id-token-alg", default="ES256", show_default=True, type=click.Choice(["ES256", "RS256"]))
+@click.option("--json", "as_json", is_flag=True, help="print JSON (client_id, client_secret, ...)")
+def clients_add(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[str, ...],
+                scopes: tuple[str, ...], min_acr: str, id_token_alg: str, as_json: bool) -> None:
+    """Register a portal. The secret is printed once and stored only as a hash."""
+    from .clients import ClientConfigError, add_client, client_info
+
+    database = _db(_settings())
+    expanded = [sc for item in scopes for sc in item.replace(",", " ").split()]
+    try:
+        with database.session() as s:
+            new = add_client(s, name, list(redirect_uris), list(post_logout_uris), expanded or None, min_acr,
+                             id_token_alg)
+            info = client_info(new.client)
+    except ClientConfigError as exc:
+        raise click.ClickException(str(exc)) from None
+    info["client_secret"] = new.secret
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+    else:
+        click.echo(f"client_id     {info['client_id']}\nclient_secret {new.secret}\n"
+                   "(the secret is shown only now; store it in the portal's configuration)")
+
+
+@clients.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def clients_list(as_json: bool) -> None:
+    """List registered portals."""
+    from .clients import client_info
+    from .models import Client
+
+    database = _db(_settings())
+    with database.session() as s:
+        rows = [client_info(c) for c in s.scalars(select(Client).order_by(Client.created_at))]
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['client_id']}  {r['name']}  min_acr={r['min_acr']}  scopes={' '.join(r['scopes'])}  "
+                   f"redirect={' '.join(r['redirect_uris'])}")
+
+
+@clients.command("remove")
+@click.argument("client_id")
+def clients_remove(client_id: str) -> None:
+    """Remove a portal and everything issued to it."""
+    from .clients import remove_client
+
+    database = _db(_settings())
+    with database.session() as s:
+        if not remove_client(s, client_id):
+            raise click.ClickException(f"no client {client_id!r}; see `yagona clients list`")
+    click.echo(f"removed {client_id}")
+
+
+# -- keys --------------------------------------------------------------------------------------
+@main.group()
+def keys() -> None:
+    """Token-signing keys."""
+
+
+def _keyring():
+    from .keys import KeyRing
+
+    settings = _settings()
+    return KeyRing(_db(settings), settings.secret_key, settings.key_retire_grace)
+
+
+@keys.command("rotate")
+@click.option("--alg", default="ES256", show_default=True, type=click.Choice(["ES256", "RS256"]))
+def keys_rotate(alg: str) -> None:
+    """Add a new signing key; the old one stays published until its tokens expire."""
+    kid = _keyring().rotate(alg)
+    click.echo(f"new {alg} key {kid} is active; the previous one stays in the JWKS for the grace period")
+
+
+@keys.command("list")
+@click.option("--json", "as_json", is_flag=True)
+def keys_list(as_json: bool) -> None:
+    """List signing keys and their state (active, published, expired)."""
+    ring = _keyring()
+    ring.ensure()
+    rows = ring.listing()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['kid']}  {r['alg']}  {r['state']}  created {r['created_at']}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,89 @@
+"""Service settings: embedded defaults, overridden by environment variables or by the app factory.
+
+Everything an operator may want to change is read here, once, so the rest of the code never
+looks at the environment.
+"""
+from __future__ import annotations
+
+import os
+import secrets
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Settings:
+    instance_path: Path
+    database_url: str
+    issuer: str
+    secret_key: bytes
+    redis_url: str | None = None
+    #: lifetimes, in seconds
+    code_ttl: int = 60
+    access_token_ttl: int = 600
+    id_token_ttl: int = 600
+    refresh_token_ttl: int = 14 * 24 * 3600  # idle: each rotation extends it
+    refresh_family_ttl: int = 30 * 24 * 3600  # absolute, from the login
+    session_idle_ttl: int = 30 * 60
+    session_max_ttl: int = 10 * 3600
+    #: how long a retired signing key stays in the JWKS after rotation
+    key_retire_grace: int = 3600
+    #: password lockout: after this many failures, wait lockout_base * 2**k seconds (at most lockout_max)
+    lockout_threshold: int = 5
+    lockout_base: int = 60
+    lockout_max: int = 15 * 60
+    terms_version: str = "2026-11"
+    demo: bool = False
+    #: Argon2id parameters (OWASP: m=19 MiB, t=2, p=1 as the floor)
+    argon2_memory_kib: int = 19 * 1024
+    argon2_time_cost: int = 2
+    argon2_parallelism: int = 1
+    extra: dict = field(default_factory=dict)
+
+    @property
+    def secure_cookies(self) -> bool:
+        return self.issuer.startswith("https://")
+
+    def with_(self, **changes: object) -> "Settings":
+        return replace(self, **changes)
+
+
+def _instance_secret(instance: Path) -> bytes:
+    """The instance's master secret: from YAGONA_SECRET_KEY, else generated once into the instance folder."""
+    env = os.environ.get("YAGONA_SECRET_KEY")
+    if env:
+        if len(env) < 32:
+            raise SystemExit("YAGONA_SECRET_KEY must be at least 32 characters (64 hex digits recommended)")
+        return env.encode()
+    path = instance / "secret.key"
+    if not path.exists():
+        instance.mkdir(parents=True, exist_ok=True)
+        tmp = path.with_suffix(".tmp")
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as fh:
+            fh.write(secrets.token_hex(32))
+        try:
+            os.link(tmp, path)  # never overwrite a secret another process wrote first
+        except FileExistsError:
+            pass
+        finally:
+            tmp.unlink(missing_ok=True)
+    return path.read_text().strip().encode()
+
+
+def load_settings(host: str = "127.0.0.1", port: int = 8000, **overrides: object) -> Settings:
+    """Settings from the environment, with embedded defaults that run on a laptop."""
+    instance = Path(os.environ.get("YAGONA_INSTANCE", "./instance")).resolve()
+    instance.mkdir(parents=True, exist_ok=True)
+    os.chmod(instance, 0o700)
+    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'yagona.db'}"
+    issuer = os.environ.get("YAGONA_ISSUER") or f"http://{host}:{port}"
+    settings = Settings(
+        instance_path=instance,
+        database_url=database_url,
+        issuer=issuer.rstrip("/"),
+        secret_key=_instance_secret(instance),
+        redis_url=os.environ.get("REDIS_URL") or None,
+        demo=os.environ.get("YAGONA_DEMO", "") == "1",
+    )
+    return settings.with_(**overrides) if overrides else settings

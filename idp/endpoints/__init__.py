@@ -1,0 +1,1 @@
+"""OpenID Connect and OAuth endpoints, one module per endpoint."""

@@ -1,0 +1,1 @@
+"""Pages a person sees: login, registration, personal cabinet."""

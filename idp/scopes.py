@@ -1,0 +1,61 @@
+"""Scopes and the claims each one releases (OIDC Core 5.4, plus the PINFL and passport scopes
+state portals need). Consent is asked per scope, so the citizen sees exactly what is shared."""
+from __future__ import annotations
+
+from typing import Any
+
+from .models import Person, epoch
+
+#: scope -> the claims it releases
+SCOPES: dict[str, tuple[str, ...]] = {
+    "openid": ("sub",),
+    "profile": ("name", "family_name", "given_name", "middle_name", "birthdate", "gender", "updated_at"),
+    "email": ("email", "email_verified"),
+    "phone": ("phone_number", "phone_number_verified"),
+    "address": ("address",),
+    "pinfl": ("pinfl",),
+    "passport": ("passport_series", "passport_number", "passport_issued_by", "passport_issue_date",
+                 "passport_expiry_date"),
+}
+DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "phone")
+
+
+def parse_scope(scope: str | None) -> list[str]:
+    """Scopes in request order, without duplicates."""
+    seen: list[str] = []
+    for s in (scope or "").split():
+        if s not in seen:
+            seen.append(s)
+    return seen
+
+
+def claims_for(person: Person, scopes: list[str]) -> dict[str, Any]:
+    """The userinfo claims the granted scopes release; absent data is left out, not sent empty."""
+    gender = {"M": "male", "F": "female"}.get(person.gender or "")
+    values: dict[str, Any] = {
+        "sub": person.public_id,
+        "name": person.full_name or None,
+        "family_name": person.last_name,
+        "given_name": person.first_name,
+        "middle_name": person.middle_name,
+        "birthdate": person.birth_date.isoformat() if person.birth_date else None,
+        "gender": gender,
+        "updated_at": epoch(person.updated_at) if person.updated_at else None,
+        "email": person.email,
+        "email_verified": bool(person.email_verified) if person.email else None,
+        "phone_number": person.phone,
+        "phone_number_verified": bool(person.phone_verified) if person.phone else None,
+        "address": {"formatted": person.address} if person.address else None,
+        "pinfl": person.pinfl,
+        "passport_series": person.passport_series,
+        "passport_number": person.passport_number,
+        "passport_issued_by": person.passport_issued_by,
+        "passport_issue_date": person.passport_issue_date.isoformat() if person.passport_issue_date else None,
+        "passport_expiry_date": person.passport_expiry_date.isoformat() if person.passport_expiry_date else None,
+    }
+    out: dict[str, Any] = {}
+    for scope in scopes:
+        for claim in SCOPES.get(scope, ()):
+            if values.get(claim) is not None:
+                out[claim] = values[claim]
+    return out

@@ -1,0 +1,90 @@
+"""The IdP's own browser session (single sign-on across portals) through flask-login.
+
+The signed Flask cookie carries a random token; the database keeps its SHA-256 in a
+LoginSession row with the person, when and how they authenticated (auth_time, acr, amr).
+Ending the row logs the browser out everywhere, whatever the cookie says.
+"""
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import secrets
+
+from flask import request
+from flask_login import LoginManager, UserMixin, login_user
+from sqlalchemy import select
+
+from .assurance import METHOD_AMR, level_for
+from .audit import audit
+from .context import dbs, services
+from .models import LoginSession, Person, PersonState, utcnow
+
+login_manager = LoginManager()
+login_manager.session_protection = "basic"
+
+
+class SessionUser(UserMixin):
+    def __init__(self, row: LoginSession, token: str) -> None:
+        self.row = row
+        self.person: Person = row.person
+        self.token = token
+
+    def get_id(self) -> str:
+        return self.token
+
+
+def _hash(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+@login_manager.user_loader
+def load_user(token: str) -> SessionUser | None:
+    if not token or len(token) > 100:
+        return None
+    s = dbs()
+    row = s.get(LoginSession, _hash(token))
+    if row is None or row.ended_at is not None:
+        return None
+    st = services().settings
+    now = utcnow()
+    if now - row.last_seen_at > dt.timedelta(seconds=st.session_idle_ttl) or \
+            now - row.created_at > dt.timedelta(seconds=st.session_max_ttl):
+        return None
+    if row.person.state != PersonState.ACTIVE:
+        return None
+    if now - row.last_seen_at > dt.timedelta(seconds=60):  # one write a minute, not one a request
+        row.last_seen_at = now
+        s.commit()
+    return SessionUser(row, token)
+
+
+def start_session(person: Person, method: str) -> SessionUser:
+    """Log the browser in after *method* proved who *person* is; returns the session user."""
+    s = dbs()
+    token = secrets.token_urlsafe(32)
+    now = utcnow()
+
+    row = LoginSession(
+        id=_hash(token), sid=secrets.token_hex(16), person_id=person.id, auth_time=now,
+        acr=level_for(method, person.identity_verified_at is not None), amr=list(METHOD_AMR[method]),
+        created_at=now, last_seen_at=now, ip=request.remote_addr,
+        user_agent=(request.user_agent.string or "")[:300],
+    )
+    s.add(row)
+    s.commit()
+    row = s.scalar(select(LoginSession).where(LoginSession.id == row.id))
+    user = SessionUser(row, token)
+    login_user(user)
+    return user
+
+
+def end_session(user: SessionUser) -> None:
+    """End the login session and revoke the grants portals received through it."""
+    s = dbs()
+    row = s.get(LoginSession, user.row.id)
+    if row is not None and row.ended_at is None:
+        row.ended_at = utcnow()
+        services().tokens.revoke_session_grants(s, row.sid)
+
+        audit(s, "logout", person_id=row.person_id, detail={"sid": row.sid})
+    s.commit()
