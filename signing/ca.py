@@ -81,8 +81,10 @@ def load_csr(data: bytes) -> x509.CertificateSigningRequest:
             csr = x509.load_pem_x509_csr(bytes(data))
         else:
             csr = x509.load_der_x509_csr(bytes(data))
-    except ValueError as exc:
-        raise CertificateRequestError(f"not a PKCS#10 certificate request (PEM or DER): {exc}") from None
+    except ValueError:
+        raise CertificateRequestError(
+            "not a PKCS#10 certificate request (PEM or DER); send the .csr file `imzo keys new` wrote"
+        ) from None
     _check_self_signature(csr)
     return csr
 
@@ -117,6 +119,11 @@ class CertificateAuthority:
         self._issuing_key = issuing_key
         self.issuing_certificate = issuing_certificate
         self._config = config
+
+    @property
+    def algorithm(self) -> str:
+        """Registry name of the CA's key algorithm; service keys it certifies default to the same."""
+        return str(self._config["algorithm"])
 
     # ----------------------------------------------------------------- create / open
     @classmethod
@@ -214,7 +221,7 @@ class CertificateAuthority:
         if not isinstance(days, int) or not 1 <= days <= 3650:
             raise CAError(f"validity must be 1..3650 days, got {days!r}")
         _check_self_signature(csr)
-        subject = _checked_subject(csr.subject, profile)
+        subject = check_subject(csr.subject, profile)
         public_key = csr.public_key()
         try:
             algorithms.for_key(public_key)
@@ -369,18 +376,7 @@ class CertificateAuthority:
 
     def issued(self) -> list[IssuedCertificate]:
         """Every certificate the issuing CA signed, oldest first."""
-        rows = []
-        for serial_hex, e in self._read_index()["certificates"].items():
-            rows.append(IssuedCertificate(
-                serial=int(serial_hex, 16),
-                profile=e["profile"],
-                subject=e["subject"],
-                not_after=datetime.fromisoformat(e["not_after"]),
-                revoked_at=datetime.fromisoformat(e["revoked_at"]) if e["revoked_at"] else None,
-                reason=x509.ReasonFlags(e["reason"]) if e["reason"] else None,
-                certificate=x509.load_pem_x509_certificate(e["pem"].encode()),
-            ))
-        return rows
+        return read_issued(self.folder)
 
     def crl(self) -> x509.CertificateRevocationList:
         """A fresh CRL of the issuing CA, with the next CRL number (persisted)."""
@@ -429,6 +425,29 @@ class CertificateAuthority:
         atomic_write(self.folder / "index.json", _dump(index))
 
 
+def read_issued(folder: Path) -> list[IssuedCertificate]:
+    """The CA's index, read without the CA password (it holds only public data)."""
+    path = Path(folder) / "index.json"
+    try:
+        index = json.loads(path.read_text())
+    except FileNotFoundError:
+        raise CAError(f"no CA index at {path}; run `imzo ca init` first") from None
+    except ValueError:
+        raise CAError(f"{path} is damaged; restore it from a backup") from None
+    rows = []
+    for serial_hex, e in index["certificates"].items():
+        rows.append(IssuedCertificate(
+            serial=int(serial_hex, 16),
+            profile=e["profile"],
+            subject=e["subject"],
+            not_after=datetime.fromisoformat(e["not_after"]),
+            revoked_at=datetime.fromisoformat(e["revoked_at"]) if e["revoked_at"] else None,
+            reason=x509.ReasonFlags(e["reason"]) if e["reason"] else None,
+            certificate=x509.load_pem_x509_certificate(e["pem"].encode()),
+        ))
+    return rows
+
+
 # --------------------------------------------------------------------- subject rules
 _DIGITS = re.compile(r"\d+")
 _REQUIRED = {
@@ -441,8 +460,13 @@ _REQUIRED = {
 _ORGANISATION_ONLY = (oids.TIN, NameOID.ORGANIZATION_NAME, NameOID.ORGANIZATIONAL_UNIT_NAME, NameOID.TITLE)
 
 
-def _checked_subject(subject: x509.Name, profile: str) -> x509.Name:
-    """The CSR's subject, after checking every attribute against *profile*; CertificateRequestError if not."""
+def check_subject(subject: x509.Name, profile: str) -> x509.Name:
+    """*subject* after checking every attribute against *profile*; CertificateRequestError if it does not fit.
+
+    Public so a client can check a subject before it makes a key and a CSR.
+    """
+    if profile not in PROFILES:
+        raise CAError(f"unknown profile {profile!r}; choose one of {', '.join(PROFILES)}")
     names = oids.SUBJECT_ATTRIBUTE_NAMES
     seen: dict[x509.ObjectIdentifier, str] = {}
     for rdn in subject.rdns:
