@@ -1,0 +1,134 @@
+"""The `yagona` command contract, run as a real process against the test database."""
+from __future__ import annotations
+
+import json
+import os
+import secrets
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+YAGONA = str(Path(sys.executable).with_name("yagona"))
+
+
+@pytest.fixture()
+def run(database_url, tmp_path):
+    env = {**os.environ, "DATABASE_URL": database_url, "YAGONA_INSTANCE": str(tmp_path / "instance"),
+           "YAGONA_SECRET_KEY": secrets.token_hex(32)}
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([YAGONA, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+    run.env = env
+    return run
+
+
+def test_clients_add_list_remove_json(run):
+    name = f"e-kommunal {secrets.token_hex(2)}"
+    out = run("clients", "add", name, "--redirect-uri", "https://e-kommunal.uz/cb",
+              "--redirect-uri", "https://e-kommunal.uz/cb2", "--post-logout-uri", "https://e-kommunal.uz/",
+              "--scope", "openid profile pinfl", "--min-acr", "substantial", "--json")
+    assert out.returncode == 0, out.stderr
+    info = json.loads(out.stdout)
+    assert info["client_id"] and len(info["client_secret"]) >= 40
+    assert info["redirect_uris"] == ["https://e-kommunal.uz/cb", "https://e-kommunal.uz/cb2"]
+    assert info["scopes"] == ["openid", "profile", "pinfl"] and info["min_acr"] == "substantial"
+
+    listed = json.loads(run("clients", "list", "--json").stdout)
+    mine = [c for c in listed if c["client_id"] == info["client_id"]]
+    assert mine and "client_secret" not in mine[0] and "secret_hash" not in mine[0]
+    assert info["client_secret"] not in run("clients", "list").stdout
+
+    assert run("clients", "remove", info["client_id"]).returncode == 0
+    again = run("clients", "remove", info["client_id"])
+    assert again.returncode != 0 and "no client" in again.stderr
+
+
+@pytest.mark.parametrize("args, message", [
+    (["--redirect-uri", "http://evil.example.com/cb"], "plain http"),
+    (["--redirect-uri", "https://p.uz/cb#frag"], "fragment"),
+    (["--redirect-uri", "/relative"], "absolute URL"),
+    (["--redirect-uri", "https://p.uz/cb", "--scope", "openid wallet"], "unknown scope"),
+    (["--redirect-uri", "https://p.uz/cb", "--post-logout-uri", "ftp://p.uz/"], "post-logout"),
+])
+def test_clients_add_refuses_bad_registration(run, args, message):
+    before = json.loads(run("clients", "list", "--json").stdout)
+    out = run("clients", "add", "Bad portal", *args, "--json")
+    assert out.returncode != 0
+    assert message in out.stderr and "Traceback" not in out.stderr
+    assert json.loads(run("clients", "list", "--json").stdout) == before
+
+
+def test_users_add_reads_password_from_stdin(run):
+    login = f"operator-{secrets.token_hex(3)}"
+    out = run("users", "add", login, "--phone", "+998 91 234 56 78", "--json", stdin="long enough secret\n")
+    assert out.returncode == 0, out.stderr
+    assert json.loads(out.stdout)["login"] == login
+    assert "long enough secret" not in out.stdout + out.stderr
+    dup = run("users", "add", login, "--phone", "+998912345678", stdin="long enough secret\n")
+    assert dup.returncode != 0 and "taken" in dup.stderr
+    weak = run("users", "add", f"x{login}", "--phone", "+998912345678", stdin="short\n")
+    assert weak.returncode != 0 and "at least 10" in weak.stderr
+    empty = run("users", "add", f"y{login}", "--phone", "+998912345678", stdin="")
+    assert empty.returncode != 0 and "stdin" in empty.stderr
+    phone = run("users", "add", f"z{login}", "--phone", "12345", stdin="long enough secret\n")
+    assert phone.returncode != 0 and "+998" in phone.stderr
+
+
+def test_keys_rotate_keeps_old_key_published(run):
+    before = json.loads(run("keys", "list", "--json").stdout)
+    active_es = [k for k in before if k["alg"] == "ES256" and k["state"] == "active"]
+    assert len(active_es) == 1
+    out = run("keys", "rotate", "--alg", "ES256")
+    assert out.returncode == 0, out.stderr
+    after = {k["kid"]: k for k in json.loads(run("keys", "list", "--json").stdout)}
+    assert after[active_es[0]["kid"]]["state"] == "published"
+    new_active = [k for k in after.values() if k["alg"] == "ES256" and k["state"] == "active"]
+    assert len(new_active) == 1 and new_active[0]["kid"] != active_es[0]["kid"]
+
+
+def test_unreachable_database_is_one_line_error(run, tmp_path):
+    env = {**run.env, "DATABASE_URL": "postgresql+psycopg://nobody@127.0.0.1:1/none"}
+    out = subprocess.run([YAGONA, "clients", "list"], capture_output=True, text=True, env=env, timeout=60)
+    assert out.returncode != 0
+    assert "cannot open the database" in out.stderr and "Traceback" not in out.stderr
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_serve_starts_with_embedded_defaults(tmp_path):
+    """`yagona serve` on a fresh instance folder: SQLite file, keys and demo client made on first start."""
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "YAGONA_SECRET_KEY", "YAGONA_ISSUER"}}
+    env["YAGONA_INSTANCE"] = str(tmp_path / "inst")
+    proc = subprocess.Popen([YAGONA, "serve", "--port", str(port), "--workers", "1"], env=env,
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
+    try:
+        deadline = time.time() + 60
+        meta = None
+        while time.time() < deadline and meta is None:
+            try:
+                meta = requests.get(f"http://127.0.0.1:{port}/.well-known/openid-configuration", timeout=2).json()
+            except requests.RequestException:
+                time.sleep(0.3)
+        assert meta is not None, "server did not start"
+        assert meta["issuer"] == f"http://127.0.0.1:{port}"
+        jwks = requests.get(meta["jwks_uri"], timeout=5).json()
+        assert {k["alg"] for k in jwks["keys"]} == {"ES256", "RS256"}
+        assert requests.get(f"http://127.0.0.1:{port}/demo", timeout=5).status_code == 200
+        inst = tmp_path / "inst"
+        assert (inst / "yagona.db").exists() and (inst / "secret.key").stat().st_mode & 0o077 == 0
+        assert (inst / "demo-client.json").stat().st_mode & 0o077 == 0
+    finally:
+        proc.terminate()
+        out, _ = proc.communicate(timeout=30)
+    assert "client_id" in out and "client_secret" in out and "/demo" in out
