@@ -141,6 +141,9 @@ class PKI:
         self.tls_only = self.leaf("TLS ONLY", pinfl="61234567890124", eku=[ExtendedKeyUsageOID.SERVER_AUTH])
         self.tsa_party = self.leaf("Yagona Test TSA", key_usage=_ku(digital_signature=True),
                                    eku=[ExtendedKeyUsageOID.TIME_STAMPING], eku_critical=True)
+        self.old_tsa_party = self.leaf("Yagona Archive TSA", key_usage=_ku(digital_signature=True),
+                                       eku=[ExtendedKeyUsageOID.TIME_STAMPING], eku_critical=True,
+                                       not_before=NOW - timedelta(days=5 * 365))
         self.ed25519 = self.leaf("ED25519 SIGNER", pinfl="71234567890123", key=ed25519.Ed25519PrivateKey.generate())
         self.rsa = self.leaf("RSA SIGNER", pinfl="81234567890123",
                              key=rsa.generate_private_key(public_exponent=65537, key_size=3072))
@@ -178,7 +181,8 @@ class PKI:
         return b.sign(ca.key, hashes.SHA256())
 
     def tsa(self, gen_time: datetime | None = None) -> TestTSA:
-        return TestTSA(self.tsa_party, gen_time)
+        """A TSA whose certificate is valid for the last five years (so old times can be stamped)."""
+        return TestTSA(self.old_tsa_party, gen_time)
 
     @property
     def crls(self) -> list[x509.CertificateRevocationList]:
