@@ -23,6 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography import x509
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -365,14 +366,7 @@ class CertificateAuthority:
 
     def status(self, serial: int) -> ocsp_mod.CertificateStatus:
         """good / revoked / unknown for a serial the issuing CA may have signed."""
-        entry = self._read_index()["certificates"].get(format(serial, "x"))
-        if entry is None:
-            return ocsp_mod.CertificateStatus("unknown")
-        if entry["revoked_at"] is None:
-            return ocsp_mod.CertificateStatus("good")
-        return ocsp_mod.CertificateStatus(
-            "revoked", datetime.fromisoformat(entry["revoked_at"]), x509.ReasonFlags(entry["reason"])
-        )
+        return status_from_index(self.folder, serial)
 
     def issued(self) -> list[IssuedCertificate]:
         """Every certificate the issuing CA signed, oldest first."""
@@ -423,6 +417,62 @@ class CertificateAuthority:
 
     def _write_index(self, index: dict) -> None:
         atomic_write(self.folder / "index.json", _dump(index))
+
+
+def status_from_index(folder: Path, serial: int) -> ocsp_mod.CertificateStatus:
+    """good / revoked / unknown for *serial*, read from the CA folder's index (no password needed)."""
+    path = Path(folder) / "index.json"
+    try:
+        entry = json.loads(path.read_text())["certificates"].get(format(serial, "x"))
+    except FileNotFoundError:
+        raise CAError(f"no CA index at {path}; run `imzo ca init` first") from None
+    except (ValueError, KeyError):
+        raise CAError(f"{path} is damaged; restore it from a backup") from None
+    if entry is None:
+        return ocsp_mod.CertificateStatus("unknown")
+    if entry["revoked_at"] is None:
+        return ocsp_mod.CertificateStatus("good")
+    return ocsp_mod.CertificateStatus(
+        "revoked", datetime.fromisoformat(entry["revoked_at"]), x509.ReasonFlags(entry["reason"])
+    )
+
+
+class DelegatedOCSPResponder:
+    """OCSP for the issuing CA signed by a delegated responder key (`imzo ca ocsp-cert`).
+
+    Needs only the CA folder's public files (issuing.pem, index.json) and the responder's own
+    key, so a web service can answer OCSP without holding the CA password. Status is read from
+    the index on each request, so revocations show at once.
+    """
+
+    def __init__(self, folder: Path, key: CertificateIssuerPrivateKeyTypes, certificate: x509.Certificate) -> None:
+        self.folder = Path(folder)
+        try:
+            self.issuing_certificate = x509.load_pem_x509_certificate((self.folder / "issuing.pem").read_bytes())
+        except FileNotFoundError:
+            raise CAError(f"no CA in {self.folder} (issuing.pem missing)") from None
+        try:
+            certificate.verify_directly_issued_by(self.issuing_certificate)
+            eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+        except (ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature):
+            raise CAError("the responder certificate is not an OCSP-signing certificate from this CA's issuing CA") from None
+        if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
+            raise CAError("the responder certificate lacks the OCSPSigning extended key usage")
+        self._responder = ocsp_mod.IssuerResponder(
+            self.issuing_certificate, key, lambda serial: status_from_index(self.folder, serial), certificate
+        )
+
+    @classmethod
+    def from_pfx(cls, folder: Path, blob: bytes, password: bytes) -> "DelegatedOCSPResponder":
+        """Load the responder key and certificate from the PFX `imzo ca ocsp-cert` wrote."""
+        key, cert, _ = pfx.decrypt_key(blob, password)
+        if cert is None:
+            raise CAError("the OCSP key file holds no certificate")
+        return cls(folder, key, cert)  # type: ignore[arg-type]
+
+    def respond(self, request_der: bytes) -> bytes:
+        """A DER OCSPResponse for a DER request (malformedRequest / unauthorized on bad input)."""
+        return ocsp_mod.respond(request_der, [self._responder])
 
 
 def read_issued(folder: Path) -> list[IssuedCertificate]:

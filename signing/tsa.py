@@ -24,6 +24,8 @@ from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
+from keystore import pfx
+
 from . import algorithms, oids
 from .errors import SigningError
 
@@ -115,6 +117,15 @@ class TimestampAuthority:
             )
         self._cert_asn1 = a_x509.Certificate.load(certificate.public_bytes(serialization.Encoding.DER))
         self._chain_asn1 = [a_x509.Certificate.load(c.public_bytes(serialization.Encoding.DER)) for c in self._chain]
+
+    @classmethod
+    def from_pfx(cls, blob: bytes, password: bytes, policy_oid: str = oids.TSA_POLICY) -> "TimestampAuthority":
+        """The authority whose key, certificate and chain are in the PFX `imzo ca tsa-cert` wrote."""
+        key, cert, extra = pfx.decrypt_key(blob, password)
+        if cert is None:
+            raise TimestampError("the TSA key file holds no certificate; make it with `imzo ca tsa-cert`")
+        chain = [c for c in extra if c.subject != c.issuer]  # the issuing CA; relying parties bring the root
+        return cls(key, cert, policy_oid, chain=chain)
 
     def respond(self, request_der: bytes, *, now: datetime | None = None) -> bytes:
         """Answer one DER TimeStampReq with a DER TimeStampResp. Never raises for bad input."""

@@ -7,8 +7,9 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.x509 import ocsp
 
 from ca_helpers import FAST_KDF, PASSWORD, make_csr, openssl, pem
+from keystore import pfx
 from signing import algorithms
-from signing.ca import CertificateAuthority
+from signing.ca import CAError, CertificateAuthority, DelegatedOCSPResponder
 
 
 def _ask(ca_files, tmp_path, url: str, cert: x509.Certificate) -> bytes:
@@ -106,3 +107,39 @@ def test_bad_request_over_http_gets_malformed_from_openssl_view(ca, serve):
     url = serve(ca.ocsp_respond, "application/ocsp-response")
     body = urllib.request.urlopen(urllib.request.Request(url, data=b"junk", method="POST"), timeout=10).read()
     assert ocsp.load_der_ocsp_response(body).response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+
+
+@pytest.mark.parametrize("alg", ["ed25519", "rsa-pss-3072"])
+def test_openssl_ocsp_with_other_ca_algorithms(tmp_path, serve, alg):
+    authority = CertificateAuthority.create(tmp_path / alg, PASSWORD, algorithm=alg, kdf_rounds=FAST_KDF)
+    files = {"root": tmp_path / "r.pem", "issuing": tmp_path / "i.pem"}
+    files["root"].write_bytes(pem(authority.root_certificate))
+    files["issuing"].write_bytes(pem(authority.issuing_certificate))
+    url = serve(authority.ocsp_respond, "application/ocsp-response")
+    cert = authority.issue(make_csr(algorithms.get(alg).generate())[1])
+    authority.revoke(cert.serial_number, x509.ReasonFlags.cessation_of_operation)
+    answer = _ask(files, tmp_path, url, cert)
+    assert b": revoked" in answer and b"cessationOfOperation" in answer
+
+
+def test_delegated_responder_answers_without_the_ca_password(ca, ca_files, tmp_path, serve):
+    key = algorithms.DEFAULT.generate()
+    blob = pfx.encrypt_key(key, b"ocsp-pw", ca.issue_ocsp_certificate(key.public_key()), kdf_rounds=FAST_KDF)
+    responder = DelegatedOCSPResponder.from_pfx(tmp_path / "ca", blob, b"ocsp-pw")
+    url = serve(responder.respond, "application/ocsp-response")
+    cert = ca.issue(make_csr()[1])
+    assert b": good" in _ask(ca_files, tmp_path, url, cert)
+    ca.revoke(cert.serial_number, x509.ReasonFlags.affiliation_changed)
+    answer = _ask(ca_files, tmp_path, url, cert)  # the index is read per request: revocation shows at once
+    assert b": revoked" in answer and b"affiliationChanged" in answer
+    resp = ocsp.load_der_ocsp_response(responder.respond(_request(cert, ca.issuing_certificate)))
+    assert resp.certificates[0].extensions.get_extension_for_class(x509.OCSPNoCheck)
+
+
+def test_delegated_responder_refuses_a_certificate_without_ocsp_signing(ca, tmp_path):
+    key = algorithms.DEFAULT.generate()
+    with pytest.raises(CAError, match="lacks the OCSPSigning"):
+        DelegatedOCSPResponder(tmp_path / "ca", key, ca.issue_tsa_certificate(key.public_key()))
+    other = CertificateAuthority.create(tmp_path / "other", PASSWORD, kdf_rounds=FAST_KDF)
+    with pytest.raises(CAError, match="not an OCSP-signing certificate from this CA"):
+        DelegatedOCSPResponder(tmp_path / "ca", key, other.issue_ocsp_certificate(key.public_key()))

@@ -154,3 +154,27 @@ def test_client_refuses_a_response_for_another_request(authority, serve):
     url = serve(lambda body: b"<html>proxy error</html>", "text/html")
     with pytest.raises(TimestampError, match="not a DER TimeStampResp"):
         request_timestamp(DIGEST, url=url)
+
+
+def test_authority_from_the_pfx_that_imzo_ca_tsa_cert_writes(ca, ca_files, tmp_path):
+    from keystore import pfx
+
+    key = algorithms.DEFAULT.generate()
+    cert = ca.issue_tsa_certificate(key.public_key())
+    blob = pfx.encrypt_key(key, b"tsa-pw", cert, [ca.issuing_certificate, ca.root_certificate], kdf_rounds=FAST_KDF)
+    authority = TimestampAuthority.from_pfx(blob, b"tsa-pw")
+    token = request_timestamp(DIGEST, authority=authority, trust_roots=[ca.root_certificate])
+    (tmp_path / "t.der").write_bytes(token.der)
+    out = openssl("ts", "-verify", "-token_in", "-digest", DIGEST.hex(), "-in", str(tmp_path / "t.der"),
+                  "-CAfile", str(ca_files["root"]))  # the issuing CA travels inside the token
+    assert out.returncode == 0 and b"Verification: OK" in out.stdout, out.stderr
+
+
+def test_token_without_embedded_certificates_verifies_with_given_intermediates(ca, authority):
+    nonce_req = tsa.build_request(DIGEST, nonce=3, cert_req=False)
+    token_der = tsa.parse_response(authority.respond(nonce_req))
+    with pytest.raises(TimestampError, match="neither in the token nor among the certificates given"):
+        verify_timestamp_token(token_der, DIGEST, [ca.root_certificate])
+    info = verify_timestamp_token(token_der, DIGEST, [ca.root_certificate],
+                                  intermediates=[authority.certificate, ca.issuing_certificate])
+    assert info.nonce == 3
