@@ -10,6 +10,7 @@ import base64
 import datetime as dt
 import hashlib
 import json
+import logging
 import threading
 import time
 from dataclasses import dataclass
@@ -23,10 +24,12 @@ from jwt.algorithms import ECAlgorithm, RSAAlgorithm
 from sqlalchemy import select
 
 from keystore import pfx
+from keystore.errors import KeystoreError
 
 from .db import Database
 from .models import SigningKey, utcnow
 
+log = logging.getLogger("yagona.keys")
 SUPPORTED_ALGS = ("ES256", "RS256")
 DEFAULT_ALG = "ES256"
 _CACHE_SECONDS = 30.0
@@ -86,6 +89,8 @@ class KeyRing:
             if alg not in active:
                 created.append(self._add(alg, retire_others=False))
         self._loaded_at = 0.0
+        for alg in SUPPORTED_ALGS:
+            self.active(alg)  # raises now, at start-up, rather than on the first login
         return created
 
     def rotate(self, alg: str = DEFAULT_ALG) -> str:
@@ -132,12 +137,17 @@ class KeyRing:
             now = utcnow()
             keys: dict[str, LoadedKey] = {}
             with self.db.session() as s:
-                rows = s.scalars(select(SigningKey)).all()
+                rows = s.scalars(select(SigningKey).order_by(SigningKey.created_at)).all()
             for r in rows:
                 if r.publish_until is not None and r.publish_until <= now:
                     continue
                 cached = self._keys.get(r.kid)
-                private = cached.private if cached else pfx.decrypt_key(r.pfx, self._password)[0]
+                try:
+                    private = cached.private if cached else pfx.decrypt_key(r.pfx, self._password)[0]
+                except KeystoreError as exc:
+                    log.error("signing key %s cannot be opened with this instance's secret (%s); is "
+                              "YAGONA_SECRET_KEY the same on every machine? The key is skipped.", r.kid, exc)
+                    continue
                 keys[r.kid] = LoadedKey(r.kid, r.alg, private, private.public_key(), r.public_jwk, r.retired_at is None)
             self._keys = keys
             self._published = [k.jwk for k in keys.values()]
@@ -149,10 +159,11 @@ class KeyRing:
 
     def active(self, alg: str) -> LoadedKey:
         self._refresh()
-        for k in self._keys.values():
+        for k in reversed(list(self._keys.values())):  # rows come oldest first: newest usable wins
             if k.alg == alg and k.active:
                 return k
-        raise RuntimeError(f"no active {alg} signing key; run `yagona keys rotate --alg {alg}`")
+        raise RuntimeError(f"no usable active {alg} signing key; check YAGONA_SECRET_KEY or run "
+                           f"`yagona keys rotate --alg {alg}`")
 
     def sign(self, claims: dict[str, Any], alg: str = DEFAULT_ALG, typ: str = "JWT") -> str:
         key = self.active(alg)

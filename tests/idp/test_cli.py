@@ -17,9 +17,10 @@ YAGONA = str(Path(sys.executable).with_name("yagona"))
 
 
 @pytest.fixture()
-def run(database_url, tmp_path):
+def run(database_url, settings, tmp_path):
+    """`yagona` as a process on the suite's database, with the same instance secret as the app."""
     env = {**os.environ, "DATABASE_URL": database_url, "YAGONA_INSTANCE": str(tmp_path / "instance"),
-           "YAGONA_SECRET_KEY": secrets.token_hex(32)}
+           "YAGONA_SECRET_KEY": settings.secret_key.decode()}
 
     def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
         return subprocess.run([YAGONA, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
