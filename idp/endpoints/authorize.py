@@ -49,7 +49,8 @@ class AuthRequest:
     acr: str = "low"
     login_hint: str | None = None
     created: int = 0
-    force_login: bool = False
+    #: the login session that must be replaced (prompt=login, max_age, step-up) before a code is issued
+    reauth_sid: str | None = None
 
 
 class PageError(Exception):
@@ -164,7 +165,7 @@ def authorize():
         if "none" in req.prompt:
             code = "login_required" if user is None else "interaction_required"
             return error_redirect(req.redirect_uri, OAuthError(code, "the user must log in"), req.state)
-        req.force_login = user is not None
+        req.reauth_sid = user.row.sid if user is not None else None
         return redirect(url_for("account.login", authz=park(req)))
     return decide(client, req)
 
@@ -184,7 +185,8 @@ def parked(rid: str | None) -> AuthRequest | None:
     data = session.get("authz", {}).get(rid or "")
     if not data or data["created"] < time.time() - PENDING_TTL:
         return None
-    return AuthRequest(**data)
+    known = AuthRequest.__dataclass_fields__  # a cookie parked by an older version may carry other keys
+    return AuthRequest(**{k: v for k, v in data.items() if k in known})
 
 
 def unpark(rid: str) -> None:
@@ -206,7 +208,7 @@ def resume():
         return render_template("error.html", error="invalid_request",
                                description="the portal's registration changed; start again from the portal"), 400
     user = current_user if current_user.is_authenticated else None
-    if user is None or (req.force_login and epoch(user.row.auth_time) + 1 < req.created):
+    if user is None or (req.reauth_sid is not None and user.row.sid == req.reauth_sid):
         return redirect(url_for("account.login", authz=rid))
     if not satisfies(user.row.acr, req.acr):
         unpark(rid)
