@@ -22,6 +22,7 @@ from ..audit import audit
 from ..clients import get_client
 from ..context import dbs, services
 from ..errors import OAuthError
+from ..i18n import LANGS
 from ..models import AuthorizationCode, Client, Consent, epoch, utcnow
 from ..scopes import parse_scope
 from ..tokens import token_hash
@@ -166,8 +167,16 @@ def authorize():
             code = "login_required" if user is None else "interaction_required"
             return error_redirect(req.redirect_uri, OAuthError(code, "the user must log in"), req.state)
         req.reauth_sid = user.row.sid if user is not None else None
-        return redirect(url_for("account.login", authz=park(req)))
+        return redirect(url_for("account.login", authz=park(req), lang=_ui_locale()))
     return decide(client, req)
+
+
+def _ui_locale() -> str | None:
+    """The first of the request's ui_locales we speak, carried to the login page as ?lang=."""
+    for tag in (request.values.get("ui_locales") or "").split():
+        if tag[:2].lower() in LANGS:
+            return tag[:2].lower()
+    return None
 
 
 def park(req: AuthRequest) -> str:
