@@ -92,6 +92,8 @@ def refresh_token(svc: TokenService, s: Session, client: Client, form) -> dict[s
         raise OAuthError("invalid_grant", "unknown refresh token")
     if grant.revoked_at is not None:
         raise OAuthError("invalid_grant", "refresh token revoked")
+    if rt.person_state != PersonState.ACTIVE:
+        raise OAuthError("invalid_grant", "the account is blocked or closed")
     scope = grant.scope
     if form.get("scope"):
         asked = parse_scope(form.get("scope"))
@@ -111,7 +113,7 @@ def refresh_token(svc: TokenService, s: Session, client: Client, form) -> dict[s
     if rt.expires_at <= now or grant.expires_at <= now:
         s.commit()
         raise OAuthError("invalid_grant", "refresh token expired; log in again")
-    return svc.issue_tokens(s, client, grant, _subject(s, grant.person_id), scope=scope)
+    return svc.issue_tokens(s, client, grant, Subject(rt.public_id), scope=scope)
 
 
 def _reused(svc: TokenService, s: Session, grant_id: str, client: Client) -> None:

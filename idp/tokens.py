@@ -11,16 +11,19 @@ import datetime as dt
 import hashlib
 import secrets
 from dataclasses import dataclass
+from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import insert, select, update
 from sqlalchemy.orm import Session
 
 from .config import Settings
 from .keys import KeyRing, TokenError, at_hash
-from .models import Client, Grant, RefreshToken, RevokedAccessToken, epoch, utcnow
+from .models import Client, Grant, Person, RefreshToken, RevokedAccessToken, epoch, utcnow
 
 ACCESS_TOKEN_TYP = "at+jwt"
+GRANT_COLUMNS = ("id", "client_id", "person_id", "session_id", "scope", "acr", "amr", "auth_time", "expires_at",
+                 "revoked_at")
 
 
 def token_hash(token: str) -> str:
@@ -94,7 +97,7 @@ class TokenService:
             access_claims["sid"] = grant.session_id
         access_token = self.keys.sign(access_claims, typ=ACCESS_TOKEN_TYP)
         refresh_token = secrets.token_urlsafe(32)
-        s.add(RefreshToken(
+        s.execute(insert(RefreshToken).values(
             token_hash=token_hash(refresh_token), grant_id=grant.id, created_at=now,
             expires_at=min(now + dt.timedelta(seconds=self.settings.refresh_token_ttl), grant.expires_at),
         ))
@@ -140,14 +143,24 @@ class TokenService:
             raise TokenError("token revoked")
         return claims
 
-    def find_refresh(self, s: Session, token: str) -> tuple[RefreshToken, Grant] | None:
+    def find_refresh(self, s: Session, token: str) -> tuple[Any, Any] | None:
+        """(refresh-token row, grant row) for a refresh token, in one Core query (the hot path)."""
         if not token or len(token) > 512:
             return None
         row = s.execute(
-            select(RefreshToken, Grant).join(Grant, Grant.id == RefreshToken.grant_id)
+            select(RefreshToken.token_hash, RefreshToken.expires_at.label("rt_expires_at"),
+                   RefreshToken.used_at, RefreshToken.created_at.label("rt_created_at"),
+                   *[getattr(Grant, c) for c in GRANT_COLUMNS], Person.public_id, Person.state)
+            .join(Grant, Grant.id == RefreshToken.grant_id)
+            .join(Person, Person.id == Grant.person_id)
             .where(RefreshToken.token_hash == token_hash(token))
         ).first()
-        return (row[0], row[1]) if row else None
+        if row is None:
+            return None
+        rt = SimpleNamespace(token_hash=row.token_hash, expires_at=row.rt_expires_at, used_at=row.used_at,
+                             created_at=row.rt_created_at, public_id=row.public_id, person_state=row.state)
+        grant = SimpleNamespace(**{c: getattr(row, c) for c in GRANT_COLUMNS})
+        return rt, grant
 
     def revoke_access_token(self, s: Session, claims: dict[str, Any]) -> None:
         s.merge(RevokedAccessToken(jti=claims["jti"], expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc).replace(tzinfo=None)))

@@ -13,7 +13,7 @@ from ..clients import authenticate_client
 from ..context import dbs, services
 from ..errors import OAuthError
 from ..keys import TokenError
-from ..models import Client, Person, epoch, utcnow
+from ..models import Client, epoch, utcnow
 from .api import json_response, oauth_error_response
 
 bp = Blueprint("revocation", __name__)
@@ -88,10 +88,9 @@ def introspect():
         if rt.used_at or grant.revoked_at or rt.expires_at <= now or grant.expires_at <= now:
             return inactive
 
-        sub = s.get(Person, grant.person_id).public_id
         return json_response({
             "active": True, "token_type": "refresh_token", "client_id": client.client_id, "scope": grant.scope,
-            "sub": sub, "exp": epoch(rt.expires_at), "iat": epoch(rt.created_at),
+            "sub": rt.public_id, "exp": epoch(rt.expires_at), "iat": epoch(rt.created_at),
             "iss": services().settings.issuer, "acr": grant.acr, "amr": grant.amr,
             "auth_time": epoch(grant.auth_time),
         })
