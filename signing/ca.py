@@ -23,7 +23,7 @@ from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, PublicKeyTypes
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
@@ -454,7 +454,7 @@ class DelegatedOCSPResponder:
         try:
             certificate.verify_directly_issued_by(self.issuing_certificate)
             eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
-        except (ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature):
+        except (ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature, UnsupportedAlgorithm):
             raise CAError("the responder certificate is not an OCSP-signing certificate from this CA's issuing CA") from None
         if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
             raise CAError("the responder certificate lacks the OCSPSigning extended key usage")

@@ -20,7 +20,7 @@ from typing import Any, Iterable, Sequence
 
 from asn1crypto import algos, cms, core, tsp, x509 as a_x509
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature
+from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
@@ -299,7 +299,7 @@ def parse_response(response_der: bytes) -> bytes:
         failure = f" [{', '.join(sorted(fail))}]" if fail else ""
         raise TimestampError(f"the TSA refused: {status}{failure}: {reasons}")
     token = resp["time_stamp_token"]
-    if token.native is None:
+    if isinstance(token, core.Void):
         raise TimestampError("the TSA granted the request but sent no token")
     return token.dump()
 
@@ -341,19 +341,31 @@ def _check_token(
     extra_certs: tuple[x509.Certificate, ...],
     trust_roots: Iterable[x509.Certificate] | None,
 ) -> TimestampInfo:
-    if len(token_der) > MAX_RESPONSE_BYTES:
-        raise TimestampError("the timestamp token is too large")
+    if not isinstance(token_der, (bytes, bytearray)) or len(token_der) > MAX_RESPONSE_BYTES:
+        raise TimestampError("the timestamp token must be DER bytes of at most 1 MiB")
     try:
-        ci = cms.ContentInfo.load(bytes(token_der), strict=True)
-        ci.native  # noqa: B018 - full parse
-    except Exception:
-        raise TimestampError("not a timestamp token (DER CMS ContentInfo)") from None
+        return _check_token_structure(bytes(token_der), digest, extra_certs=extra_certs, trust_roots=trust_roots)
+    except TimestampError:
+        raise
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError, OverflowError, UnsupportedAlgorithm):
+        # asn1crypto parses lazily: a damaged inner part surfaces as one of these while we read it
+        raise TimestampError("the timestamp token is malformed (not a DER CMS SignedData over a TSTInfo)") from None
+
+
+def _check_token_structure(
+    token_der: bytes,
+    digest: bytes,
+    *,
+    extra_certs: tuple[x509.Certificate, ...],
+    trust_roots: Iterable[x509.Certificate] | None,
+) -> TimestampInfo:
+    ci = cms.ContentInfo.load(token_der, strict=True)
     if ci["content_type"].native != "signed_data":
         raise TimestampError("the timestamp token is not a CMS SignedData")
     sd = ci["content"]
     if sd["encap_content_info"]["content_type"].native != "tst_info":
         raise TimestampError("the SignedData does not hold a TSTInfo; it is not a timestamp token")
-    tst_der = sd["encap_content_info"]["content"].parsed.dump()
+    tst_der = sd["encap_content_info"]["content"].contents  # the signed bytes, as sent
     tst = tsp.TSTInfo.load(tst_der)
     if len(sd["signer_infos"]) != 1:
         raise TimestampError(f"a timestamp token has one signer; this one has {len(sd['signer_infos'])}")
@@ -369,7 +381,7 @@ def _check_token(
     signer = _find_signer(si, pool)
 
     attrs = si["signed_attrs"]
-    if not attrs or attrs.native is None:
+    if isinstance(attrs, core.Void) or len(attrs) == 0:
         raise TimestampError("the token's signer has no signed attributes")
     by_type = {a["type"].native: a["values"] for a in attrs}
     if by_type.get("content_type") is None or by_type["content_type"][0].native != "tst_info":
@@ -487,6 +499,6 @@ def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
     try:
         cert.verify_directly_issued_by(issuer)
         return True
-    except (ValueError, TypeError, InvalidSignature):
+    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
         return False
 
