@@ -6,6 +6,7 @@ import binascii
 import hashlib
 import hmac
 import secrets
+import time
 from dataclasses import dataclass
 from urllib.parse import unquote, urlsplit
 
@@ -106,6 +107,7 @@ def client_info(c: Client) -> dict:
 
 def remove_client(s: Session, client_id: str) -> bool:
     """Delete a portal and, by cascade, its grants, tokens and consents. False if it did not exist."""
+    _CACHE.pop(client_id, None)
     return s.execute(delete(Client).where(Client.client_id == client_id)).rowcount > 0
 
 
@@ -114,6 +116,29 @@ def get_client(s: Session, client_id: str | None) -> Client | None:
         return None
     c = s.scalar(select(Client).where(Client.client_id == client_id))
     return c if c is not None and c.active else None
+
+
+_CACHE: dict[str, tuple[float, Client | None]] = {}
+CACHE_SECONDS = 5.0
+
+
+def cached_client(s: Session, client_id: str | None) -> Client | None:
+    """get_client with a short per-process cache for the token endpoints' hot path.
+
+    A removed or changed client takes effect on every worker within CACHE_SECONDS.
+    """
+    now = time.monotonic()
+    hit = _CACHE.get(client_id or "")
+    if hit is not None and hit[0] > now:
+        return hit[1]
+    client = get_client(s, client_id)
+    if client is not None:
+        s.expunge(client)
+    if len(_CACHE) > 10_000:
+        _CACHE.clear()
+    if client_id and len(client_id) <= 64:
+        _CACHE[client_id] = (now + CACHE_SECONDS, client)
+    return client
 
 
 def authenticate_client(s: Session, authorization: str | None, form) -> Client:
@@ -142,7 +167,7 @@ def authenticate_client(s: Session, authorization: str | None, form) -> Client:
         cid, secret = form.get("client_id"), post
     else:
         raise OAuthError("invalid_client", "client authentication required (client_secret_basic or client_secret_post)", 401)
-    client = get_client(s, cid)
+    client = cached_client(s, cid)
     expected = client.secret_hash if client else hash_secret(secrets.token_urlsafe(8))
     if not hmac.compare_digest(hash_secret(secret or ""), expected) or client is None:
         raise OAuthError("invalid_client", "unknown client or wrong client secret", 401)
