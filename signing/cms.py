@@ -11,6 +11,7 @@ so earlier signatures stay valid. Validation lives apart in `signing.validate`.
 """
 from __future__ import annotations
 
+import functools
 import hashlib
 import os
 import tempfile
@@ -51,6 +52,7 @@ class ContentMismatch(SigningError):
     """Two signatures, or a signature and a document, are not over the same content."""
 
 
+@functools.lru_cache(maxsize=256)
 def _oid(dotted: str) -> bytes:
     return a_core.ObjectIdentifier(dotted).dump()
 
@@ -132,6 +134,12 @@ class Signer:
             {"type": "signing_certificate_v2", "values": [ess]}
         ).dump()
         self._content_type_attrs: dict[str, bytes] = {}
+        # constant pieces of every signature this signer makes
+        self._si_prefix = b"\x02\x01\x01" + self.sid_der + self.digest_algorithm_der
+        self._time_attr: tuple[int, bytes] = (-1, b"")
+        self._order: dict[tuple, tuple[int, ...]] = {}
+        self.digest_algorithms_set_der: bytes = der.tlv(0x31, self.digest_algorithm_der)
+        self.certificates_block_der: bytes = der.tlv(0xA0, b"".join(self.certificates_der))
 
     @classmethod
     def from_pfx(cls, blob: bytes, password: bytes) -> "Signer":
@@ -156,27 +164,28 @@ class Signer:
     def signer_info(self, digest: bytes, *, content_type: str = DATA, signing_time: datetime | None = None) -> bytes:
         """One SignerInfo (DER) over a content whose message digest is *digest*."""
         when = signing_time or datetime.now(timezone.utc)
-        attrs = sorted(
-            (
-                self._content_type_attr(content_type),
-                _attribute(_ATTR_SIGNING_TIME, _utc_time(when)),
-                _attribute(_ATTR_MESSAGE_DIGEST, der.tlv(0x04, digest)),
-                self.signing_certificate_attr_der,
-            )
+        second = int(when.timestamp())
+        cached = self._time_attr
+        if cached[0] != second:
+            cached = self._time_attr = (second, _attribute(_ATTR_SIGNING_TIME, _utc_time(when)))
+        time_attr = cached[1]
+        attrs = (
+            self._content_type_attr(content_type),
+            time_attr,
+            _attribute(_ATTR_MESSAGE_DIGEST, der.tlv(0x04, digest)),
+            self.signing_certificate_attr_der,
         )
-        body = b"".join(attrs)
+        # DER sorts SET OF by encoding; with fixed lengths and distinct OIDs the order never changes
+        key = (content_type, len(time_attr), len(digest))
+        order = self._order.get(key)
+        if order is None:
+            order = self._order[key] = tuple(sorted(range(4), key=attrs.__getitem__))
+        body = b"".join([attrs[i] for i in order])
         hdr = der.length(len(body))
         signature = self.algorithm.sign(self.key, b"\x31" + hdr + body)
         return der.tlv(
             0x30,
-            b"\x02\x01\x01"
-            + self.sid_der
-            + self.digest_algorithm_der
-            + b"\xa0"
-            + hdr
-            + body
-            + self.signature_algorithm_der
-            + der.tlv(0x04, signature),
+            self._si_prefix + b"\xa0" + hdr + body + self.signature_algorithm_der + der.tlv(0x04, signature),
         )
 
 
@@ -196,19 +205,18 @@ def _signed_data_parts(
     large attached signature stream its content between the two pieces.
     """
     dig = der.tlv(0x31, b"".join(sorted(set(digest_algorithms_der))))
-    seen: set[bytes] = set()
-    certs_list = []
-    for c in certificates_der:
-        if c not in seen:
-            seen.add(c)
-            certs_list.append(c)
+    certs_list = list(dict.fromkeys(certificates_der))  # drop duplicates, keep order
     certs = der.tlv(0xA0, b"".join(certs_list)) if certs_list else b""
-    infos = der.tlv(0x31, b"".join(signer_infos_der))
-    tail = certs + crls_der + infos
+    tail = certs + crls_der + der.tlv(0x31, b"".join(signer_infos_der))
+    return _assemble(version, dig, content_type_der, content_length, tail), tail
+
+
+def _assemble(version: int, digest_set: bytes, content_type_der: bytes, content_length: int | None,
+              tail: bytes) -> bytes:
+    """The head of a ContentInfo/SignedData whose eContent (if any) and *tail* follow it."""
     if content_length is None:
-        eci = der.tlv(0x30, content_type_der)
-        eci_head = eci
-        eci_len = len(eci)
+        eci_head = der.tlv(0x30, content_type_der)
+        eci_len = len(eci_head)
     else:
         octet_hdr = b"\x04" + der.length(content_length)
         explicit_len = len(octet_hdr) + content_length
@@ -216,14 +224,13 @@ def _signed_data_parts(
         inner_len = len(content_type_der) + len(explicit_hdr) + explicit_len
         eci_head = b"\x30" + der.length(inner_len) + content_type_der + explicit_hdr + octet_hdr
         eci_len = len(eci_head) + content_length
-    version_der = bytes((0x02, 0x01, version))
-    sd_len = len(version_der) + len(dig) + eci_len + len(tail)
+    sd_len = 3 + len(digest_set) + eci_len + len(tail)
     sd_hdr = b"\x30" + der.length(sd_len)
     wrap_len = len(sd_hdr) + sd_len
     wrap_hdr = b"\xa0" + der.length(wrap_len)
     outer_len = len(_SIGNED_DATA_OID) + len(wrap_hdr) + wrap_len
-    head = b"\x30" + der.length(outer_len) + _SIGNED_DATA_OID + wrap_hdr + sd_hdr + version_der + dig + eci_head
-    return head, tail
+    return (b"\x30" + der.length(outer_len) + _SIGNED_DATA_OID + wrap_hdr + sd_hdr + bytes((2, 1, version))
+            + digest_set + eci_head)
 
 
 def sign_digest(
@@ -236,14 +243,9 @@ def sign_digest(
 ) -> bytes:
     """A one-signer CMS over a content whose digest the caller computed; *content* makes it attached."""
     info = signer.signer_info(digest, content_type=content_type, signing_time=signing_time)
-    head, tail = _signed_data_parts(
-        content_type_der=_oid(content_type),
-        content_length=None if content is None else len(content),
-        digest_algorithms_der=(signer.digest_algorithm_der,),
-        certificates_der=signer.certificates_der,
-        signer_infos_der=(info,),
-        version=1 if content_type == DATA else 3,
-    )
+    tail = signer.certificates_block_der + der.tlv(0x31, info)
+    head = _assemble(1 if content_type == DATA else 3, signer.digest_algorithms_set_der, _oid(content_type),
+                     None if content is None else len(content), tail)
     return head + content + tail if content is not None else head + tail
 
 

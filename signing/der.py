@@ -33,6 +33,10 @@ def tlv(tag: int, body: bytes) -> bytes:
     n = len(body)
     if n < 0x80:
         return bytes((tag, n)) + body
+    if n < 0x100:
+        return bytes((tag, 0x81, n)) + body
+    if n < 0x10000:
+        return bytes((tag, 0x82, n >> 8, n & 0xFF)) + body
     return bytes((tag,)) + length(n) + body
 
 
@@ -290,13 +294,18 @@ def _attributes(buf: bytes, start: int, end: int) -> list[Attribute]:
     for tag, h, s, e in _children(buf, start, end):
         if tag != 0x30:
             raise MalformedSignature("an attribute is not a SEQUENCE")
-        kids = _children(buf, s, e)
-        if len(kids) != 2 or kids[0][0] != 0x06 or kids[1][0] != 0x31:
+        t1, os_, oe = _hdr(buf, s, e)
+        if t1 != 0x06 or oe >= e:
             raise MalformedSignature("an attribute is not (type, SET OF values)")
-        values = [buf[vh:ve] for _, vh, _, ve in _children(buf, kids[1][2], kids[1][3])]
-        if not values:
-            raise MalformedSignature("an attribute has no value")
-        out.append(Attribute(oid(buf[kids[0][2] : kids[0][3]]), values, buf[h:e]))
+        t2, vs, ve = _hdr(buf, oe, e)
+        if t2 != 0x31 or ve != e or vs == ve:
+            raise MalformedSignature("an attribute is not (type, SET OF values) or has no value")
+        _, _, first_end = _hdr(buf, vs, ve)
+        if first_end == ve:  # the usual single value
+            values = [buf[vs:ve]]
+        else:
+            values = [buf[vh:ve2] for _, vh, _, ve2 in _children(buf, vs, ve)]
+        out.append(Attribute(oid(buf[os_:oe]), values, buf[h:e]))
     return out
 
 

@@ -74,7 +74,7 @@ def _plain(value: Any) -> Any:
     return value
 
 
-@dataclass
+@dataclass(frozen=True)
 class CertificateSummary:
     subject: str
     issuer: str
@@ -84,7 +84,7 @@ class CertificateSummary:
     sha256: str
 
 
-@dataclass
+@dataclass(frozen=True)
 class RevocationSummary:
     subject: str
     status: str  #: "good", "revoked" or "unknown"

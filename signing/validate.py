@@ -159,8 +159,11 @@ class _Status:
     expires: datetime | None = None  # cache lifetime
 
     def summary(self, subject: str) -> RevocationSummary:
-        return RevocationSummary(subject, self.status, self.source, self.this_update, self.next_update,
-                                 self.revoked_at, self.reason)
+        cached = self.__dict__.get("_summary")
+        if cached is None or cached.subject != subject:
+            cached = self.__dict__["_summary"] = RevocationSummary(
+                subject, self.status, self.source, self.this_update, self.next_update, self.revoked_at, self.reason)
+        return cached
 
 
 @dataclass
