@@ -131,6 +131,17 @@ def db_upgrade() -> None:
     click.echo(f"database {_redact(settings.database_url)} is at the newest schema")
 
 
+@db.command("prune")
+def db_prune() -> None:
+    """Delete expired codes, spent tokens, dead grants and old sessions (run it daily)."""
+    from .housekeeping import prune
+
+    database = _db(_settings())
+    with database.session() as s:
+        counts = prune(s)
+    click.echo(" ".join(f"{k}={v}" for k, v in counts.items()))
+
+
 # -- users -------------------------------------------------------------------------------------
 @main.group()
 def users() -> None:

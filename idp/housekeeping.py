@@ -1,0 +1,35 @@
+"""Pruning of rows that can no longer matter, so token tables do not grow without bound
+(Hydra's token tables reached 17 GB without a janitor). Run `yagona db prune` from cron."""
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import delete, or_, select
+from sqlalchemy.orm import Session
+
+from .models import AuthorizationCode, Grant, LoginSession, RefreshToken, RevokedAccessToken, utcnow
+
+#: how long spent or revoked records are kept for investigations before they go
+KEEP = dt.timedelta(days=7)
+
+
+def prune(s: Session, now: dt.datetime | None = None) -> dict[str, int]:
+    """Delete expired codes, dead refresh tokens and grants, expired revocation entries and
+    ended sessions older than KEEP. Returns the number of rows deleted per table."""
+    now = now or utcnow()
+    cutoff = now - KEEP
+    dead_grants = select(Grant.id).where(or_(Grant.expires_at < cutoff, Grant.revoked_at < cutoff))
+    counts = {
+        "authorization_codes": s.execute(
+            delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff)).rowcount,
+        "refresh_tokens": s.execute(delete(RefreshToken).where(or_(
+            RefreshToken.expires_at < cutoff, RefreshToken.used_at < cutoff,
+            RefreshToken.grant_id.in_(dead_grants)))).rowcount,
+        "revoked_access_tokens": s.execute(
+            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now)).rowcount,
+        "login_sessions": s.execute(delete(LoginSession).where(or_(
+            LoginSession.ended_at < cutoff, LoginSession.last_seen_at < cutoff))).rowcount,
+    }
+    counts["grants"] = s.execute(delete(Grant).where(Grant.id.in_(dead_grants.scalar_subquery()))
+                                 .execution_options(synchronize_session=False)).rowcount
+    return counts
