@@ -387,8 +387,13 @@ class CertificateAuthority:
         return result
 
     def root_crl(self) -> x509.CertificateRevocationList:
-        """The root's CRL (an ARL): it has signed only the issuing CA, which is not revoked."""
-        return crl_mod.build_crl(self.root_certificate, self._root_key, [], 1)
+        """A fresh CRL of the root (an ARL): the root signs only the issuing CA, which is not revoked."""
+        with locked(self.folder):
+            index = self._read_index()
+            index["root_crl_number"] = int(index.get("root_crl_number", 0)) + 1
+            result = crl_mod.build_crl(self.root_certificate, self._root_key, [], index["root_crl_number"])
+            self._write_index(index)
+        return result
 
     def ocsp_respond(self, request_der: bytes) -> bytes:
         """Answer a DER OCSP request for a certificate of the issuing CA (or for the issuing CA itself).

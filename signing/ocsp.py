@@ -96,6 +96,9 @@ def respond(
             "unknown": ocsp.OCSPCertStatus.UNKNOWN,
         }[status.state]
         revoked = status.state == "revoked"
+        revoked_at = (status.revoked_at or now).replace(microsecond=0) if revoked else None
+        # RFC 5280: leave the reason out rather than write "unspecified"
+        reason = status.reason if revoked and status.reason is not x509.ReasonFlags.unspecified else None
         signer = responder.signer_certificate or responder.issuer
         builder = (
             ocsp.OCSPResponseBuilder()
@@ -107,8 +110,8 @@ def respond(
                 cert_status=cert_status,
                 this_update=now,
                 next_update=now + lifetime,
-                revocation_time=status.revoked_at.replace(microsecond=0) if revoked and status.revoked_at else (now if revoked else None),
-                revocation_reason=status.reason if revoked and status.reason is not x509.ReasonFlags.unspecified else None,
+                revocation_time=revoked_at,
+                revocation_reason=reason,
             )
             .responder_id(ocsp.OCSPResponderEncoding.HASH, signer)
         )

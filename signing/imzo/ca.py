@@ -7,7 +7,7 @@
         (give that file to `imzo keys import`); the serial goes to stderr
     imzo ca revoke SERIAL [--reason key_compromise]   SERIAL in hex, as `imzo ca list` shows it
     imzo ca list                        every issued certificate and its status (no password)
-    imzo ca crl [--out FILE] [--der]    a fresh CRL of the issuing CA
+    imzo ca crl [--out FILE] [--der] [--root]   a fresh CRL of the issuing CA (--root: the root's)
     imzo ca root [--der]                the root certificate (no password)
     imzo ca tsa-cert OUT.pfx [--name]   a timestamp-authority key + certificate (EKU timeStamping)
     imzo ca ocsp-cert OUT.pfx [--name]  a delegated OCSP responder key + certificate
@@ -148,12 +148,14 @@ def list_issued(ca_dir: Path | None) -> None:
 @ca.command()
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path))
 @click.option("--der", is_flag=True, help="DER instead of PEM")
+@click.option("--root", "of_root", is_flag=True, help="the root's CRL (ARL) instead of the issuing CA's")
 @ca_option
 @password_stdin_option
 @one_line_errors
-def crl(out: Path | None, der: bool, ca_dir: Path | None, password_stdin: bool) -> None:
-    """Issue a fresh CRL of the issuing CA."""
-    the_crl = _open(ca_dir, password_stdin).crl()
+def crl(out: Path | None, der: bool, of_root: bool, ca_dir: Path | None, password_stdin: bool) -> None:
+    """Issue a fresh CRL of the issuing CA (or, with --root, of the root)."""
+    authority = _open(ca_dir, password_stdin)
+    the_crl = authority.root_crl() if of_root else authority.crl()
     enc = serialization.Encoding.DER if der else serialization.Encoding.PEM
     _write(out, the_crl.public_bytes(enc), binary=der)
 

@@ -272,3 +272,16 @@ def test_ocsp_and_crl_urls_go_into_issued_certificates(tmp_path):
     assert aia[0].access_location.value == "http://ocsp.example.uz"
     dp = cert.extensions.get_extension_for_class(x509.CRLDistributionPoints).value
     assert dp[0].full_name[0].value == "http://ca.example.uz/crl"
+
+
+def test_root_crl_numbers_grow_and_openssl_accepts_the_full_crl_chain(ca, ca_files, tmp_path):
+    first, second = ca.root_crl(), ca.root_crl()
+    number = lambda c: c.extensions.get_extension_for_class(x509.CRLNumber).value.crl_number  # noqa: E731
+    assert number(second) == number(first) + 1
+    assert second.is_signature_valid(ca.root_certificate.public_key())
+    cert = ca.issue(make_csr()[1])
+    (tmp_path / "crls.pem").write_bytes(second.public_bytes(serialization.Encoding.PEM) + ca.crl().public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "leaf.pem").write_bytes(pem(cert))
+    out = openssl("verify", "-crl_check_all", "-CAfile", str(ca_files["root"]), "-untrusted", str(ca_files["issuing"]),
+                  "-CRLfile", str(tmp_path / "crls.pem"), str(tmp_path / "leaf.pem"))
+    assert out.returncode == 0, out.stdout + out.stderr
