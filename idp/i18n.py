@@ -7,6 +7,7 @@ in the reader's language.
 from __future__ import annotations
 
 from flask import request
+from werkzeug.exceptions import HTTPException
 
 LANGS = ("uz", "ru", "en")
 DEFAULT = "uz"
@@ -85,9 +86,15 @@ MESSAGES: dict[str, dict[str, str]] = {
 }
 
 
+def _ui_locales() -> str:
+    try:
+        return request.values.get("ui_locales") or ""
+    except HTTPException:  # an unreadable body (too large, bad encoding) must not break the error page
+        return request.args.get("ui_locales") or ""
+
+
 def current_lang() -> str:
-    for candidate in (request.args.get("lang"), *(request.values.get("ui_locales") or "").split(),
-                      request.cookies.get("lang")):
+    for candidate in (request.args.get("lang"), *_ui_locales().split(), request.cookies.get("lang")):
         if candidate and candidate[:2].lower() in LANGS:
             return candidate[:2].lower()
     best = request.accept_languages.best_match(LANGS)
