@@ -331,7 +331,7 @@ class CertificateAuthority:
             cert = x509_signing.sign(builder.serial_number(serial), self._issuing_key)
             index["certificates"][format(serial, "x")] = {
                 "profile": profile,
-                "subject": cert.subject.rfc4514_string(),
+                "subject": oids.display_name(cert.subject),
                 "not_after": cert.not_valid_after_utc.isoformat(),
                 "revoked_at": None,
                 "reason": None,

@@ -6,6 +6,7 @@ persons). The TSA policy is the one E-IMZO's server reports (1.2.860.3.2.11.1).
 """
 from __future__ import annotations
 
+from cryptography import x509
 from cryptography.x509 import NameOID, ObjectIdentifier
 
 #: PINFL: the 14-digit personal identification number of a natural person.
@@ -30,3 +31,17 @@ SUBJECT_ATTRIBUTE_NAMES: dict[ObjectIdentifier, str] = {
     NameOID.COUNTRY_NAME: "C",
     NameOID.USER_ID: "UID",
 }
+
+#: Short names for rfc4514_string(), so people read "PINFL=…" rather than a dotted OID.
+_DISPLAY_NAMES = {
+    PINFL: "PINFL",
+    TIN: "TIN",
+    NameOID.SURNAME: "SURNAME",
+    NameOID.GIVEN_NAME: "GIVENNAME",
+    NameOID.TITLE: "T",
+}
+
+
+def display_name(name: x509.Name) -> str:
+    """An RFC 4514 string of *name* with PINFL, TIN, SURNAME, GIVENNAME and T spelled out."""
+    return name.rfc4514_string(_DISPLAY_NAMES)

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives import serialization
 from keystore import pfx
 from keystore.files import atomic_write
 
-from .. import algorithms
+from .. import algorithms, oids
 from ..ca import PROFILES, CAError, CertificateAuthority, load_csr, read_issued
 from . import main
 from . import keys as keys_cli
@@ -113,7 +113,7 @@ def issue(request: Path, profile: str, days: int, out: Path | None, ca_dir: Path
     authority = _open(ca_dir, password_stdin)
     cert = authority.issue(csr, profile=profile, days=days)
     _write(out, _pem(cert, authority.issuing_certificate, authority.root_certificate))
-    click.echo(f"issued {profile} certificate serial {cert.serial_number:x} to {cert.subject.rfc4514_string()}", err=True)
+    click.echo(f"issued {profile} certificate serial {cert.serial_number:x} to {oids.display_name(cert.subject)}", err=True)
 
 
 @ca.command()
