@@ -14,6 +14,9 @@ from .errors import SigningError
 MAX_BYTES = 64 * 1024 * 1024
 #: Deepest nesting of constructed values accepted by default; real CMS stays under 25.
 MAX_DEPTH = 48
+#: More signers or certificates than this in one signature is an attack, not a document.
+MAX_SIGNERS = 256
+MAX_CERTIFICATES = 512
 
 
 class MalformedSignature(SigningError):
@@ -120,38 +123,6 @@ def check(blob: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
             raise MalformedSignature(f"{what} nests deeper than {max_depth} levels; refused")
         if stack and stack[-1] < 0 and pos >= size:
             raise MalformedSignature(f"{what} is truncated: an indefinite-length value never ends")
-
-
-def load_signed_data(
-    blob: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
-) -> a_cms.SignedData:
-    """Check *blob* with `check`, parse it as a CMS ContentInfo and return its SignedData.
-
-    Every parse problem becomes MalformedSignature with a message a person can act on.
-    """
-    check(blob, max_bytes=max_bytes, max_depth=max_depth)
-    try:
-        info = a_cms.ContentInfo.load(bytes(blob))
-        ctype = info["content_type"].native
-        if ctype != "signed_data":
-            raise MalformedSignature(f"CMS content type is {ctype!r}, not signed data")
-        sd = info["content"]
-        # Touch every part we rely on so that lazily-parsed errors surface here, not later.
-        sd["version"].native  # noqa: B018
-        sd["digest_algorithms"].native  # noqa: B018
-        sd["encap_content_info"]["content_type"].native  # noqa: B018
-        for si in sd["signer_infos"]:
-            si["sid"].chosen  # noqa: B018
-            si["digest_algorithm"]["algorithm"].native  # noqa: B018
-            si["signature_algorithm"]["algorithm"].native  # noqa: B018
-            si["signature"].native  # noqa: B018
-        if len(sd["signer_infos"]) == 0:
-            raise MalformedSignature("CMS SignedData has no signers")
-        return sd
-    except MalformedSignature:
-        raise
-    except Exception as exc:  # noqa: BLE001 - asn1crypto raises many types on bad input
-        raise MalformedSignature(f"not a CMS SignedData structure: {exc}") from None
 
 
 # --- a strict, schema-driven SignedData reader ---------------------------------------------------
@@ -427,13 +398,19 @@ class SignedDataView:
         rest = sd[3:]
         if rest and rest[0][0] == 0xA0:
             self.certificates = [buf[h:e2] for _, h, _, e2 in _children(buf, rest[0][2], rest[0][3])]
+            if len(self.certificates) > MAX_CERTIFICATES:
+                raise MalformedSignature(f"signature carries {len(self.certificates)} certificates; "
+                                         f"the limit is {MAX_CERTIFICATES}")
             rest = rest[1:]
         if rest and rest[0][0] == 0xA1:
             self.crls = [buf[h:e2] for _, h, _, e2 in _children(buf, rest[0][2], rest[0][3])]
             rest = rest[1:]
         if len(rest) != 1 or rest[0][0] != 0x31:
             raise MalformedSignature("SignedData lacks its signerInfos SET")
-        self.signer_infos = [SignerInfoView(buf, h, s2, e2) for t, h, s2, e2 in _children(buf, rest[0][2], rest[0][3])
+        infos = _children(buf, rest[0][2], rest[0][3])
+        if len(infos) > MAX_SIGNERS:
+            raise MalformedSignature(f"signature has {len(infos)} signers; the limit is {MAX_SIGNERS}")
+        self.signer_infos = [SignerInfoView(buf, h, s2, e2) for t, h, s2, e2 in infos
                              if t == 0x30 or _bad("a SignerInfo is not a SEQUENCE")]
         if not self.signer_infos:
             raise MalformedSignature("CMS SignedData has no signers")

@@ -475,6 +475,8 @@ class Validator:
                             f"the signing time {claimed:%Y-%m-%d %H:%M:%SZ} is before the certificate's notBefore")
         if poe and claimed and claimed > poe + timedelta(minutes=5):
             rep.warnings.append("the claimed signing time is later than the signature timestamp")
+        if claimed and claimed > now + timedelta(minutes=5):
+            rep.warnings.append("the claimed signing time is in the future")
 
         problem = _signer_constraints(cert)
         if problem:

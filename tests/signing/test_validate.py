@@ -413,3 +413,17 @@ def test_ber_signature_from_other_tools_is_read(pki: PKI, validator: Validator) 
     ber = b"\x30\x80" + bytes.fromhex("06092a864886f70d010702") + b"\xa0\x80" + sd + b"\x00\x00\x00\x00"
     assert ber != sig and view.signer_infos
     assert only(validator.validate(ber)) == (PASSED, None)
+
+
+def test_too_many_signers_or_certificates_is_format_failure(pki: PKI, validator: Validator) -> None:
+    sig = cms.sign(DOC, pki.citizen.signer())
+    view = der.read_signed_data(sig)
+    many_signers = cms._rebuild(view, signer_infos_der=[view.signer_infos[0].der] * (der.MAX_SIGNERS + 1),
+                                certificates_der=view.certificates, digest_algorithms_der=view.digest_algorithms,
+                                content=view.content)
+    assert "limit is 256" in format_failure(validator.validate(many_signers))
+    # the builder merges duplicate certificates, so assemble the oversized set by hand
+    tail = der.tlv(0xA0, view.certificates[0] * (der.MAX_CERTIFICATES + 1)) + der.tlv(0x31, view.signer_infos[0].der)
+    data_oid = bytes.fromhex("06092a864886f70d010701")
+    many_certs = cms._assemble(1, der.tlv(0x31, b"".join(view.digest_algorithms)), data_oid, len(DOC), tail)
+    assert "limit is 512" in format_failure(validator.validate(many_certs + DOC + tail))
