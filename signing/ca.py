@@ -351,6 +351,8 @@ class CertificateAuthority:
                 + ", ".join(r.value for r in x509.ReasonFlags if r is not x509.ReasonFlags.remove_from_crl)
             )
         when = (at or _now()).astimezone(timezone.utc).replace(microsecond=0)
+        if when > _now() + timedelta(minutes=5):
+            raise RevocationError(f"revocation time {when.isoformat()} is in the future; revoke when it happens")
         with locked(self.folder):
             index = self._read_index()
             entry = index["certificates"].get(format(serial, "x"))

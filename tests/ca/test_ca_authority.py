@@ -285,3 +285,33 @@ def test_root_crl_numbers_grow_and_openssl_accepts_the_full_crl_chain(ca, ca_fil
     out = openssl("verify", "-crl_check_all", "-CAfile", str(ca_files["root"]), "-untrusted", str(ca_files["issuing"]),
                   "-CRLfile", str(tmp_path / "crls.pem"), str(tmp_path / "leaf.pem"))
     assert out.returncode == 0, out.stdout + out.stderr
+
+
+def test_future_revocation_time_is_refused(ca):
+    cert = ca.issue(make_csr()[1])
+    with pytest.raises(RevocationError, match="is in the future"):
+        ca.revoke(cert.serial_number, at=datetime.now(timezone.utc) + timedelta(days=1))
+    assert ca.status(cert.serial_number).state == "good"
+
+
+def test_parallel_issuing_from_two_ca_objects_loses_no_record(ca, tmp_path):
+    import threading
+
+    other = CertificateAuthority.open(tmp_path / "ca", PASSWORD)  # a second "process" on the same folder
+    csrs = [make_csr()[1] for _ in range(16)]
+    issued: list[x509.Certificate] = []
+    lock = threading.Lock()
+
+    def work(authority, batch):
+        for csr in batch:
+            cert = authority.issue(csr)
+            with lock:
+                issued.append(cert)
+
+    threads = [threading.Thread(target=work, args=(a, csrs[i::4])) for i, a in enumerate([ca, other, ca, other])]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(issued) == 16
+    assert {r.serial for r in ca.issued()} == {c.serial_number for c in issued}
