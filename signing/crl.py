@@ -71,5 +71,5 @@ def load_crl(data: bytes) -> x509.CertificateRevocationList:
         if data.lstrip().startswith(b"-----BEGIN"):
             return x509.load_pem_x509_crl(data)
         return x509.load_der_x509_crl(data)
-    except ValueError as exc:
-        raise CRLError(f"not a certificate revocation list (PEM or DER): {exc}") from None
+    except ValueError:
+        raise CRLError("not a certificate revocation list (PEM or DER)") from None

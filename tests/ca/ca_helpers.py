@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import subprocess
-from pathlib import Path
 
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization

@@ -315,3 +315,15 @@ def test_parallel_issuing_from_two_ca_objects_loses_no_record(ca, tmp_path):
         t.join()
     assert len(issued) == 16
     assert {r.serial for r in ca.issued()} == {c.serial_number for c in issued}
+
+
+def test_load_crl_reads_pem_and_der_and_refuses_garbage(ca):
+    from signing.crl import CRLError, load_crl
+
+    the_crl = ca.crl()
+    assert load_crl(the_crl.public_bytes(serialization.Encoding.PEM)) == the_crl
+    assert load_crl(the_crl.public_bytes(serialization.Encoding.DER)) == the_crl
+    with pytest.raises(CRLError, match="not a certificate revocation list"):
+        load_crl(the_crl.public_bytes(serialization.Encoding.DER)[:-10])
+    with pytest.raises(CRLError, match="refusing anything over"):
+        load_crl(b"0" * ((16 << 20) + 1))
