@@ -19,7 +19,7 @@ from .audit import audit
 from .errors import OAuthError
 from .models import AuthorizationCode, Client, Grant, Person, PersonState, RefreshToken, utcnow
 from .scopes import parse_scope
-from .tokens import Subject, TokenService, token_hash
+from .tokens import SPEND_REFRESH, Subject, TokenService, token_hash
 
 VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
 
@@ -104,10 +104,7 @@ def refresh_token(svc: TokenService, s: Session, client: Client, form) -> dict[s
     now = utcnow()
     if rt.used_at is not None:
         _reused(svc, s, grant.id, client)
-    won = s.execute(
-        update(RefreshToken).where(RefreshToken.token_hash == rt.token_hash, RefreshToken.used_at.is_(None))
-        .values(used_at=now)
-    ).rowcount
+    won = s.connection().execute(SPEND_REFRESH, {"h": rt.token_hash, "now": now}).rowcount
     if not won:
         _reused(svc, s, grant.id, client)
     if rt.expires_at <= now or grant.expires_at <= now:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from types import SimpleNamespace
 from typing import Any
 
-from sqlalchemy import insert, select, update
+from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .config import Settings
@@ -24,6 +24,24 @@ from .models import Client, Grant, Person, RefreshToken, RevokedAccessToken, epo
 ACCESS_TOKEN_TYP = "at+jwt"
 GRANT_COLUMNS = ("id", "client_id", "person_id", "session_id", "scope", "acr", "amr", "auth_time", "expires_at",
                  "revoked_at")
+
+
+# The refresh grant is the hottest path: its statements are built once (SQLAlchemy then reuses
+# their compiled form) and run on the session's connection, without ORM bookkeeping.
+FIND_REFRESH = (
+    select(RefreshToken.token_hash, RefreshToken.expires_at.label("rt_expires_at"), RefreshToken.used_at,
+           RefreshToken.created_at.label("rt_created_at"), *[getattr(Grant, c) for c in GRANT_COLUMNS],
+           Person.public_id, Person.state)
+    .join(Grant, Grant.id == RefreshToken.grant_id)
+    .join(Person, Person.id == Grant.person_id)
+    .where(RefreshToken.token_hash == bindparam("h"))
+)
+SPEND_REFRESH = (
+    update(RefreshToken)
+    .where(RefreshToken.token_hash == bindparam("h"), RefreshToken.used_at.is_(None))
+    .values(used_at=bindparam("now"))
+)
+INSERT_REFRESH = insert(RefreshToken)
 
 
 def token_hash(token: str) -> str:
@@ -97,10 +115,10 @@ class TokenService:
             access_claims["sid"] = grant.session_id
         access_token = self.keys.sign(access_claims, typ=ACCESS_TOKEN_TYP)
         refresh_token = secrets.token_urlsafe(32)
-        s.execute(insert(RefreshToken).values(
-            token_hash=token_hash(refresh_token), grant_id=grant.id, created_at=now,
-            expires_at=min(now + dt.timedelta(seconds=self.settings.refresh_token_ttl), grant.expires_at),
-        ))
+        s.connection().execute(INSERT_REFRESH, {
+            "token_hash": token_hash(refresh_token), "grant_id": grant.id, "created_at": now, "used_at": None,
+            "expires_at": min(now + dt.timedelta(seconds=self.settings.refresh_token_ttl), grant.expires_at),
+        })
         id_claims = {
             "iss": self.settings.issuer,
             "sub": subject.public_id,
@@ -147,14 +165,7 @@ class TokenService:
         """(refresh-token row, grant row) for a refresh token, in one Core query (the hot path)."""
         if not token or len(token) > 512:
             return None
-        row = s.execute(
-            select(RefreshToken.token_hash, RefreshToken.expires_at.label("rt_expires_at"),
-                   RefreshToken.used_at, RefreshToken.created_at.label("rt_created_at"),
-                   *[getattr(Grant, c) for c in GRANT_COLUMNS], Person.public_id, Person.state)
-            .join(Grant, Grant.id == RefreshToken.grant_id)
-            .join(Person, Person.id == Grant.person_id)
-            .where(RefreshToken.token_hash == token_hash(token))
-        ).first()
+        row = s.connection().execute(FIND_REFRESH, {"h": token_hash(token)}).first()
         if row is None:
             return None
         rt = SimpleNamespace(token_hash=row.token_hash, expires_at=row.rt_expires_at, used_at=row.used_at,
