@@ -44,7 +44,7 @@ class Settings:
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
 
-    def with_(self, **changes: object) -> "Settings":
+    def with_(self, **changes: object) -> Settings:
         return replace(self, **changes)
 
 

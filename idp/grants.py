@@ -10,14 +10,15 @@ import base64
 import hashlib
 import hmac
 import re
-from typing import Any, Callable
+from typing import Any
+from collections.abc import Callable
 
 from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .audit import audit
 from .errors import OAuthError
-from .models import AuthorizationCode, Client, Grant, Person, PersonState, RefreshToken, utcnow
+from .models import AuthorizationCode, Client, Grant, Person, PersonState, utcnow
 from .scopes import parse_scope
 from .tokens import SPEND_REFRESH, Subject, TokenService, token_hash
 

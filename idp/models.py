@@ -25,7 +25,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)
+    return dt.datetime.now(dt.UTC).replace(tzinfo=None)
 
 
 class Base(DeclarativeBase):
@@ -72,7 +72,7 @@ class Person(Base):
     updated_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, onupdate=utcnow)
     last_login_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
-    credentials: Mapped[list["Credential"]] = relationship(back_populates="person")
+    credentials: Mapped[list[Credential]] = relationship(back_populates="person")
 
     @property
     def full_name(self) -> str:
@@ -233,4 +233,4 @@ class AuditEvent(Base):
 
 def epoch(moment: dt.datetime) -> int:
     """Seconds since the epoch for a naive-UTC datetime."""
-    return int(moment.replace(tzinfo=dt.timezone.utc).timestamp())
+    return int(moment.replace(tzinfo=dt.UTC).timestamp())

@@ -174,4 +174,5 @@ class TokenService:
         return rt, grant
 
     def revoke_access_token(self, s: Session, claims: dict[str, Any]) -> None:
-        s.merge(RevokedAccessToken(jti=claims["jti"], expires_at=dt.datetime.fromtimestamp(claims["exp"], dt.timezone.utc).replace(tzinfo=None)))
+        expires = dt.datetime.fromtimestamp(claims["exp"], dt.UTC).replace(tzinfo=None)
+        s.merge(RevokedAccessToken(jti=claims["jti"], expires_at=expires))
