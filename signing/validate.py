@@ -13,12 +13,14 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Iterable, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
+from cryptography.utils import CryptographyDeprecationWarning
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
@@ -261,7 +263,10 @@ class Validator:
         except KeyError:
             pass
         try:
-            info: CertInfo | None = CertInfo(der_bytes)
+            with warnings.catch_warnings():
+                # a certificate cryptography only tolerates today (negative serial...) is not usable
+                warnings.simplefilter("error", CryptographyDeprecationWarning)
+                info: CertInfo | None = CertInfo(der_bytes)
         except Exception:  # noqa: BLE001 - an unreadable certificate is simply not usable
             info = None
         if len(self._certs) > 100_000:

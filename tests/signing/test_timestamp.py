@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import hashlib
+import time
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -83,16 +84,24 @@ def test_cades_t_with_real_ca_tsa_and_ocsp(real: RealPKI) -> None:
 def test_revocation_before_and_after_the_real_timestamp(real: RealPKI) -> None:
     early, late = real.person("32301940190067"), real.person("32301940190068")
     stamped_early, _ = cms.add_timestamp(cms.sign(DOC, early), real.timestamper)
-    stamped_late, _ = cms.add_timestamp(cms.sign(DOC, late), real.timestamper)
+    # the TSA stamps "late" at the first second both its certificate and late's are valid; the CA revokes later
+    tsa_start = max(real.tsa_cert.not_valid_before_utc, late.certificate.not_valid_before_utc)
+
+    def early_stamp(digest: bytes, hash_name: str) -> bytes:
+        return tsa.parse_response(real.authority.respond(tsa.build_request(digest, hash_name), now=tsa_start))
+
+    stamped_late, _ = cms.add_timestamp(cms.sign(DOC, late, signing_time=tsa_start), early_stamp)
     real.ca.revoke(early.certificate.serial_number, x509.ReasonFlags.key_compromise,
                    at=datetime.now(timezone.utc) - timedelta(hours=1))
-    real.ca.revoke(late.certificate.serial_number, x509.ReasonFlags.superseded,
-                   at=datetime.now(timezone.utc) + timedelta(hours=1))
+    while datetime.now(timezone.utc).replace(microsecond=0) <= tsa_start:  # at most one second
+        time.sleep(0.05)
+    real.ca.revoke(late.certificate.serial_number, x509.ReasonFlags.superseded)
     v = real.validator()
     r1 = v.validate(stamped_early)
     assert (r1.indication, r1.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.REVOKED)
     r2 = v.validate(stamped_late)
-    assert r2.passed and r2.signers[0].revocation[0].status == "revoked"
+    assert r2.passed, r2.to_json()
+    assert r2.signers[0].revocation[0].status == "revoked" and r2.signers[0].timestamp_time == tsa_start
     # the same revoked key without a timestamp: no proof of when it signed
     r3 = v.validate(cms.sign(DOC, late))
     assert (r3.indication, r3.sub_indication) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE)

@@ -427,3 +427,22 @@ def test_too_many_signers_or_certificates_is_format_failure(pki: PKI, validator:
     data_oid = bytes.fromhex("06092a864886f70d010701")
     many_certs = cms._assemble(1, der.tlv(0x31, b"".join(view.digest_algorithms)), data_oid, len(DOC), tail)
     assert "limit is 512" in format_failure(validator.validate(many_certs + DOC + tail))
+
+
+def test_certificate_with_negative_serial_is_not_used(pki: PKI, validator: Validator) -> None:
+    """cryptography still parses such a certificate (with a deprecation warning); we do not rely on it."""
+    import warnings
+
+    sig = cms.sign(DOC, pki.citizen.signer())
+    view = der.read_signed_data(sig)
+    tbs, alg, value = der.children(view.certificates[0])
+    fields = der.children(tbs)
+    fields[1] = b"\x02\x01\xff"  # serialNumber -1
+    bad_leaf = der.tlv(0x30, der.tlv(0x30, b"".join(fields)) + alg + value)
+    forged = cms._rebuild(view, signer_infos_der=[view.signer_infos[0].der],
+                          certificates_der=[bad_leaf, *view.certificates[1:]],
+                          digest_algorithms_der=view.digest_algorithms, content=view.content)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        report = validator.validate(forged)
+    assert only(report) == (INDET, SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
