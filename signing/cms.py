@@ -320,15 +320,17 @@ def sign_file(
         f.write(head)
         if not detached:
             copied = 0
+            again = signer.new_digest()  # the copy must be the bytes that were signed
             buf = bytearray(CHUNK)
             view = memoryview(buf)
             with open(src, "rb") as g:
                 while n := g.readinto(buf):
                     f.write(view[:n])
+                    again.update(view[:n])
                     copied += n
                     if progress:
                         progress(n)
-            if copied != size:
+            if copied != size or again.digest() != digest:
                 raise SigningError(f"{src} changed while it was being signed; sign it again")
         f.write(tail)
 

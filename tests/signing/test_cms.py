@@ -241,3 +241,19 @@ def test_tampered_after_cosign_fails_only_where_it_should(pki: PKI, validator: V
     report = validator.validate(both.replace(b"street light", b"street LIGHT"))
     assert [s.sub_indication for s in report.signers] == [SubIndication.HASH_FAILURE] * 2
     assert report.indication is Indication.TOTAL_FAILED
+
+
+def test_file_changed_between_passes_is_refused(pki: PKI, tmp_path: Path) -> None:
+    src = tmp_path / "doc.bin"
+    src.write_bytes(b"a" * 4096)
+    out = tmp_path / "doc.p7s"
+    calls = []
+
+    def tamper(n: int) -> None:
+        calls.append(n)
+        if len(calls) == 1:  # after the hashing pass read its only chunk, before the copy pass
+            src.write_bytes(b"b" * 4096)
+
+    with pytest.raises(SigningError, match="changed while it was being signed"):
+        cms.sign_file(src, pki.citizen.signer(), out, progress=tamper)
+    assert not out.exists() and set(tmp_path.iterdir()) == {src}
