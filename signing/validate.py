@@ -42,6 +42,10 @@ from .report import (
 PINFL_OID = x509.ObjectIdentifier("1.2.860.3.16.1.2")
 TIN_OID = x509.ObjectIdentifier("1.2.860.3.16.1.1")
 
+#: How names are spelled in reports (the E-IMZO field names instead of dotted OIDs)
+_NAMES = {PINFL_OID: "PINFL", TIN_OID: "TIN", NameOID.GIVEN_NAME: "GIVENNAME", NameOID.SURNAME: "SURNAME",
+          NameOID.TITLE: "T"}
+
 #: OCSP fetcher: (request DER, responder URL or None) -> response DER
 OcspFetcher = Callable[[bytes, "str | None"], bytes]
 
@@ -117,14 +121,14 @@ class CertInfo:
         except x509.ExtensionNotFound:
             self.eku, self.eku_critical = None, False
         self.public_key = cert.public_key()
-        self.subject_str = cert.subject.rfc4514_string()
+        self.subject_str = cert.subject.rfc4514_string(_NAMES)
         self.name = _attr(cert.subject, NameOID.COMMON_NAME)
         self.pinfl = _attr(cert.subject, PINFL_OID)
         self.tin = _attr(cert.subject, TIN_OID)
         self.organisation = _attr(cert.subject, NameOID.ORGANIZATION_NAME)
         self.summary = CertificateSummary(
             subject=self.subject_str,
-            issuer=cert.issuer.rfc4514_string(),
+            issuer=cert.issuer.rfc4514_string(_NAMES),
             serial_number=format(self.serial, "x"),
             not_before=self.not_before,
             not_after=self.not_after,
