@@ -19,7 +19,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = Path(os.environ.get("YAGONA_VENV", ROOT / ".venv"))
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
-SYSTEM_TOOLS = {"softhsm2-util": "softhsm2", "openssl": "openssl"}
+SYSTEM_TOOLS = {"softhsm2-util": "softhsm2", "openssl": "openssl", "chromium": "chromium"}
 
 
 def say(msg: str) -> None:

@@ -10,12 +10,16 @@ import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
 
+import threading
+
 import pytest
+from werkzeug.serving import make_server
 
 from idp.app import create_app
 from idp.clients import add_client
 from idp.config import Settings
 from idp.context import Services
+from idp.demo import ensure_demo_client
 
 PASSWORD = "correct horse battery"
 _counter = itertools.count(1)
@@ -171,3 +175,18 @@ class Browser:
 @pytest.fixture()
 def browser(app) -> Browser:
     return Browser(app)
+
+
+@pytest.fixture(scope="session")
+def live(settings):
+    """The IdP on a real socket (127.0.0.1, free port) with its issuer set to that address."""
+    server = make_server("127.0.0.1", 0, None, threaded=True)
+    issuer = f"http://127.0.0.1:{server.server_port}"
+    live_settings = settings.with_(issuer=issuer, demo=True)
+    app = create_app(live_settings, migrate=True)
+    ensure_demo_client(live_settings, app.extensions["yagona"].db)
+    server.app = app
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    yield app, issuer
+    server.shutdown()

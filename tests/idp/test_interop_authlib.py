@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import re
 import secrets
-import threading
 from urllib.parse import urljoin
 
 import pytest
@@ -13,28 +12,10 @@ import requests
 from authlib.integrations.requests_client import OAuth2Session
 from authlib.jose import JsonWebKey, jwt
 from authlib.oidc.core import CodeIDToken
-from werkzeug.serving import make_server
 
-from idp.app import create_app
 from idp.clients import add_client
-from idp.demo import ensure_demo_client
 
 from .conftest import PASSWORD
-
-
-@pytest.fixture(scope="module")
-def live(settings):
-    """The IdP on a real socket (127.0.0.1, free port) with its issuer set to that address."""
-    server = make_server("127.0.0.1", 0, None, threaded=True)
-    issuer = f"http://127.0.0.1:{server.server_port}"
-    live_settings = settings.with_(issuer=issuer, demo=True)
-    app = create_app(live_settings, migrate=True)
-    ensure_demo_client(live_settings, app.extensions["yagona"].db)
-    server.app = app
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    yield app, issuer
-    server.shutdown()
 
 
 def _walk_login(browser: requests.Session, url: str, login: str, password: str, stop_at: str) -> str:
