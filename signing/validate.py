@@ -16,7 +16,7 @@ import hmac
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta, timezone
-from typing import Callable, Iterable, Sequence
+from typing import BinaryIO, Callable, Iterable, Sequence
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -233,8 +233,14 @@ class Validator:
         for key in [k for k in getattr(self, "_status", {}) if k[0] == issuer]:
             del self._status[key]
 
-    def validate(self, signature: bytes, content: bytes | None = None, *, at: datetime | None = None) -> ValidationReport:
-        """One report for *signature* (attached, or detached with *content*), as of *at* (default now)."""
+    def validate(
+        self, signature: bytes, content: bytes | BinaryIO | None = None, *, at: datetime | None = None
+    ) -> ValidationReport:
+        """One report for *signature* (attached, or detached with *content*), as of *at* (default now).
+
+        *content* may be an open binary file: a detached signature over a big document is then checked
+        in constant memory (the file is read once per digest algorithm the signers use).
+        """
         now = at or _now()
         try:
             sd = der.read_signed_data(signature, max_bytes=self.max_bytes, max_depth=self.max_depth)
@@ -256,8 +262,7 @@ class Validator:
             except Exception as exc:  # noqa: BLE001 - a malformed signer is a format failure, not a crash
                 reports.append(SignerReport(i, Indication.TOTAL_FAILED).fail(
                     SubIndication.FORMAT_FAILURE, f"signer {i} is malformed: {exc}"))
-        return ValidationReport.of(reports, now, detached=not attached,
-                                   content_size=None if content is None else len(content))
+        return ValidationReport.of(reports, now, detached=not attached, content_size=_size(content))
 
     # --- certificates and paths --------------------------------------------------------------------
 
@@ -638,13 +643,17 @@ class Validator:
             return None
         actual = digests.get(digest_name)
         if actual is None:
-            actual = digests[digest_name] = hashlib.new(digest_name, content).digest()
+            actual = digests[digest_name] = _digest(content, digest_name)
         if signed_bytes is not None:
             if not hmac.compare_digest(actual, attrs["md"]):
                 rep.fail(SubIndication.HASH_FAILURE, "the document was changed after signing (message digest differs)")
                 return None
         else:
-            signed_bytes = content
+            signed_bytes = content if isinstance(content, bytes) else _read_small(content)
+            if signed_bytes is None:
+                rep.fail(SubIndication.FORMAT_FAILURE,
+                         "a signer without signed attributes over a document this big is not supported")
+                return None
         try:
             _verify_signer_signature(cert.public_key, si.signature_oid, si.signature_params, digest_name,
                                      si.signature, signed_bytes)
@@ -718,6 +727,30 @@ class Validator:
 
 class _Unsupported(Exception):
     pass
+
+
+def _digest(content: bytes | BinaryIO, name: str) -> bytes:
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return hashlib.new(name, content).digest()
+    h = hashlib.new(name)
+    content.seek(0)
+    buf = bytearray(1 << 20)
+    view = memoryview(buf)
+    while n := content.readinto(buf):
+        h.update(view[:n])
+    return h.digest()
+
+
+def _read_small(stream: BinaryIO, limit: int = der.MAX_BYTES) -> bytes | None:
+    stream.seek(0)
+    data = stream.read(limit + 1)
+    return None if len(data) > limit else data
+
+
+def _size(content: bytes | BinaryIO | None) -> int | None:
+    if content is None or isinstance(content, (bytes, bytearray, memoryview)):
+        return None if content is None else len(content)
+    return content.seek(0, 2)
 
 
 def _ca_problem(ca: CertInfo, below: int) -> str:

@@ -216,7 +216,8 @@ def verify(file: Path, signature: Path | None, trust_files: tuple[Path, ...], cr
     if signature is None:
         report = validator.validate(_read_limited(file, "signature"), at=when)
     else:
-        report = validator.validate(_read_limited(signature, "signature"), _read_limited(file, "document"), at=when)
+        with open(file, "rb") as document:  # streamed: a detached signature may cover a huge file
+            report = validator.validate(_read_limited(signature, "signature"), document, at=when)
     if as_json:
         click.echo(report.to_json(indent=2))
     else:

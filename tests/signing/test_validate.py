@@ -446,3 +446,29 @@ def test_certificate_with_negative_serial_is_not_used(pki: PKI, validator: Valid
         warnings.simplefilter("error")
         report = validator.validate(forged)
     assert only(report) == (INDET, SubIndication.NO_SIGNING_CERTIFICATE_FOUND)
+
+
+def test_detached_document_as_a_stream(pki: PKI, validator: Validator, tmp_path) -> None:
+    """A big document is checked from an open file, in bounded memory, for each digest its signers use."""
+    import tracemalloc
+
+    path = tmp_path / "big.bin"
+    with open(path, "wb") as f:
+        for i in range(20):
+            f.write(bytes([i]) * (1 << 20))
+    sig = cms.sign_stream(iter([path.read_bytes()]), pki.citizen.signer())
+    both = cms.join(sig, cms.sign_stream(iter([path.read_bytes()]), pki.ed25519.signer()), content=path.read_bytes())
+    tracemalloc.start()
+    try:
+        with open(path, "rb") as doc:
+            report = validator.validate(both, doc)
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert report.passed and report.signatures_count == 2 and report.content_size == 20 << 20
+    assert peak < 4 << 20
+    with open(path, "r+b") as f:
+        f.seek(5 << 20)
+        f.write(b"!")
+    with open(path, "rb") as doc:
+        assert only(validator.validate(sig, doc)) == (FAILED, SubIndication.HASH_FAILURE)
