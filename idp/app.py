@@ -96,7 +96,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     @app.after_request
     def security_headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
-        resp.headers.setdefault("Referrer-Policy", "no-referrer")
+        # same-origin: our forms send a Referer (flask-wtf checks it under https), portals get none
+        resp.headers.setdefault("Referrer-Policy", "same-origin")
         if resp.mimetype == "text/html":
             resp.headers.setdefault("X-Frame-Options", "DENY")
             resp.headers.setdefault("Content-Security-Policy",
