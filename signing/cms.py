@@ -164,6 +164,8 @@ class Signer:
     def signer_info(self, digest: bytes, *, content_type: str = DATA, signing_time: datetime | None = None) -> bytes:
         """One SignerInfo (DER) over a content whose message digest is *digest*."""
         when = signing_time or datetime.now(timezone.utc)
+        if when.tzinfo is None:  # a naive time is taken as UTC, never as the machine's local time
+            when = when.replace(tzinfo=timezone.utc)
         second = int(when.timestamp())
         cached = self._time_attr
         if cached[0] != second:

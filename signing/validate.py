@@ -95,7 +95,7 @@ class CertInfo:
     __slots__ = (
         "der", "cert", "subject", "issuer", "serial", "not_before", "not_after", "ski", "aki", "is_ca",
         "path_length", "key_usage", "eku", "eku_critical", "public_key", "summary", "name", "pinfl", "tin",
-        "organisation", "subject_str", "self_issued",
+        "organisation", "subject_str", "self_issued", "issuer_raw",
     )
 
     def __init__(self, der_bytes: bytes) -> None:
@@ -105,6 +105,7 @@ class CertInfo:
         self.subject = cert.subject.public_bytes()
         self.issuer = cert.issuer.public_bytes()
         self.self_issued = self.subject == self.issuer
+        self.issuer_raw = _raw_issuer(der_bytes)
         self.serial = cert.serial_number
         self.not_before = cert.not_valid_before_utc
         self.not_after = cert.not_valid_after_utc
@@ -137,6 +138,12 @@ class CertInfo:
 
     def valid_at(self, when: datetime) -> bool:
         return self.not_before <= when <= self.not_after
+
+
+def _raw_issuer(cert_der: bytes) -> bytes:
+    """The issuer Name exactly as encoded in the certificate (cryptography re-encodes names)."""
+    fields = der.children(der.children(cert_der)[0])
+    return fields[3] if fields[0][0] == 0xA0 else fields[2]
 
 
 def _ext(exts: x509.Extensions, cls: type, pick: Callable) -> object:
@@ -582,8 +589,8 @@ class Validator:
         cert: CertInfo | None = None
         for pool in (certs, self._extra, self._roots.values()):
             for c in pool:
-                if (c.serial == si.sid_serial and c.issuer == si.sid_issuer) if si.sid_ski is None else (
-                        c.ski == si.sid_ski):
+                if (c.serial == si.sid_serial and si.sid_issuer in (c.issuer, c.issuer_raw)) if si.sid_ski is None \
+                        else c.ski == si.sid_ski:
                     cert = c
                     break
             if cert is not None:
