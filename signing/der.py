@@ -452,8 +452,21 @@ def read_signed_data(blob: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int 
         raise MalformedSignature(f"not a CMS SignedData structure: {exc}") from None
 
 
+_TIME_CACHE: dict[bytes, "datetime"] = {}
+
+
 def read_time(value: bytes) -> "datetime":
     """A UTCTime or GeneralizedTime value (whole DER) as an aware UTC datetime."""
+    got = _TIME_CACHE.get(value)
+    if got is None:
+        got = _read_time(value)
+        if len(_TIME_CACHE) >= 4096:
+            _TIME_CACHE.clear()
+        _TIME_CACHE[value] = got
+    return got
+
+
+def _read_time(value: bytes) -> "datetime":
     from datetime import datetime, timezone
 
     tag = value[0] if value else 0

@@ -95,7 +95,7 @@ class CertInfo:
     __slots__ = (
         "der", "cert", "subject", "issuer", "serial", "not_before", "not_after", "ski", "aki", "is_ca",
         "path_length", "key_usage", "eku", "eku_critical", "public_key", "summary", "name", "pinfl", "tin",
-        "organisation", "subject_str", "self_issued", "issuer_raw",
+        "organisation", "subject_str", "self_issued", "issuer_raw", "signer_problem",
     )
 
     def __init__(self, der_bytes: bytes) -> None:
@@ -106,6 +106,7 @@ class CertInfo:
         self.issuer = cert.issuer.public_bytes()
         self.self_issued = self.subject == self.issuer
         self.issuer_raw = _raw_issuer(der_bytes)
+        self.signer_problem: str | None = None  # filled in on first use as a signing certificate
         self.serial = cert.serial_number
         self.not_before = cert.not_valid_before_utc
         self.not_after = cert.not_valid_after_utc
@@ -499,7 +500,9 @@ class Validator:
         if claimed and claimed > now + timedelta(minutes=5):
             rep.warnings.append("the claimed signing time is in the future")
 
-        problem = _signer_constraints(cert)
+        problem = cert.signer_problem
+        if problem is None:
+            problem = cert.signer_problem = _signer_constraints(cert)
         if problem:
             return rep.fail(SubIndication.SIG_CONSTRAINTS_FAILURE, problem)
 
@@ -531,7 +534,9 @@ class Validator:
         if rep is not None:
             rep.chain = [c.summary for c in path]
         for depth, c in enumerate(path):
-            role = f"the {what} certificate" if depth == 0 else f"CA certificate '{c.subject_str}'"
+            if c.not_before <= best <= c.not_after:
+                continue
+            role = _role(what, depth, c)
             if best < c.not_before:
                 return (SubIndication.NOT_YET_VALID,
                         f"{role} was not yet valid at {best:%Y-%m-%d %H:%M:%SZ}", path)
@@ -547,7 +552,11 @@ class Validator:
             if c.der in self._roots:
                 break
             st = self._revocation(c, path[depth + 1], now)
-            role = f"the {what} certificate" if depth == 0 else f"CA certificate '{c.subject_str}'"
+            if st is not None and st.status == "good":
+                if rep is not None:
+                    rep.revocation.append(st.summary(c.subject_str))
+                continue
+            role = _role(what, depth, c)
             if st is None:
                 if self.require_revocation:
                     return (SubIndication.TRY_LATER,
@@ -758,6 +767,10 @@ def _size(content: bytes | BinaryIO | None) -> int | None:
     if content is None or isinstance(content, (bytes, bytearray, memoryview)):
         return None if content is None else len(content)
     return content.seek(0, 2)
+
+
+def _role(what: str, depth: int, c: CertInfo) -> str:
+    return f"the {what} certificate" if depth == 0 else f"CA certificate '{c.subject_str}'"
 
 
 def _ca_problem(ca: CertInfo, below: int) -> str:
