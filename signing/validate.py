@@ -219,8 +219,6 @@ class Validator:
             i for i in (self._info(c.public_bytes(serialization.Encoding.DER)) for c in intermediates) if i
         ]
         self._crls: dict[bytes, list[x509.CertificateRevocationList]] = {}
-        for crl in crls:
-            self.add_crl(crl)
         self._ocsp = ocsp_fetcher
         self.require_revocation = require_revocation
         self._ocsp_ttl = timedelta(seconds=ocsp_cache_seconds)
@@ -231,6 +229,8 @@ class Validator:
         self._status: dict[tuple[bytes, int], _Status] = {}
         self._crl_ok: dict[tuple[int, bytes], bool] = {}
         self._scv: dict[tuple[bytes, bytes], str] = {}
+        for crl in crls:
+            self.add_crl(crl)
 
     # --- public ----------------------------------------------------------------------------------
 
@@ -238,7 +238,7 @@ class Validator:
         """Use *crl* from now on (a fresher CRL replaces cached answers for its issuer)."""
         issuer = crl.issuer.public_bytes()
         self._crls.setdefault(issuer, []).insert(0, crl)
-        for key in [k for k in getattr(self, "_status", {}) if k[0] == issuer]:
+        for key in [k for k in self._status if k[0] == issuer]:
             del self._status[key]
 
     def validate(
