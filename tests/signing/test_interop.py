@@ -198,3 +198,17 @@ def test_our_view_matches_asn1crypto_on_foreign_input(pki: PKI) -> None:
     assert ours.content == theirs["encap_content_info"]["content"].native
     assert [c for c in ours.certificates] == [c.dump() for c in theirs["certificates"]]
     assert ours.signer_infos[0].signature == theirs["signer_infos"][0]["signature"].native
+
+
+def test_we_validate_openssl_rsa_pss_signatures(pki: PKI, validator: Validator, files, tmp_path: Path) -> None:
+    cert, key = _party_files(pki.rsa, tmp_path)
+    out = tmp_path / "pss.p7s"
+    done = openssl("cms", "-sign", "-binary", "-in", files["doc"], "-signer", cert, "-inkey", key, "-certfile",
+                   files["chain"], "-outform", "DER", "-out", out, "-keyopt", "rsa_padding_mode:pss",
+                   "-keyopt", "rsa_pss_saltlen:64")
+    assert done.returncode == 0, done.stderr.decode()
+    si = der.read_signed_data(out.read_bytes()).signer_infos[0]
+    assert si.signature_oid == "1.2.840.113549.1.1.10"
+    report = validator.validate(out.read_bytes(), DOC)
+    assert report.passed, report.to_json(indent=1)
+    assert report.signers[0].signature_algorithm == "rsassa-pss"
