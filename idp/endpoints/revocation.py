@@ -8,12 +8,13 @@ from __future__ import annotations
 from typing import Any
 
 from flask import Blueprint, request
+from sqlalchemy import select
 
 from ..clients import authenticate_client
 from ..context import dbs, services
 from ..errors import OAuthError
 from ..keys import TokenError
-from ..models import Client, epoch, utcnow
+from ..models import Client, Person, PersonState, epoch, utcnow
 from .api import json_response, oauth_error_response
 
 bp = Blueprint("revocation", __name__)
@@ -87,6 +88,8 @@ def introspect():
         now = utcnow()
         if rt.used_at or grant.revoked_at or rt.expires_at <= now or grant.expires_at <= now:
             return inactive
+        if rt.person_state != PersonState.ACTIVE:  # a refresh would fail for a blocked or closed account
+            return inactive
 
         return json_response({
             "active": True, "token_type": "refresh_token", "client_id": client.client_id, "scope": grant.scope,
@@ -98,6 +101,8 @@ def introspect():
         claims = svc.check_access_token(s, token)
     except TokenError:
         return inactive
+    if s.scalar(select(Person.state).where(Person.public_id == claims["sub"])) != PersonState.ACTIVE:
+        return inactive  # /userinfo refuses a blocked or closed account's token; so does introspection
     body = {k: claims[k] for k in ("scope", "client_id", "sub", "exp", "iat", "iss", "aud", "jti", "acr", "amr",
                                     "auth_time") if k in claims}
     return json_response({"active": True, "token_type": "Bearer", **body})

@@ -324,6 +324,18 @@ def test_blocked_person_cannot_refresh(browser, portal, account, svc):
         s.execute(update(Person).where(Person.id == account.person_id).values(state=PersonState.ACTIVE))
 
 
+@pytest.mark.parametrize("state", [PersonState.BLOCKED, PersonState.CLOSED])
+def test_blocked_person_tokens_introspect_inactive(browser, portal, account, svc, state):
+    """A resource server asking /introspect must hear what /userinfo and /token already say."""
+    body = browser.tokens_for(portal, account)
+    assert introspect(browser, portal, body["access_token"])["active"] is True
+    with svc.db.session() as s:
+        s.execute(update(Person).where(Person.id == account.person_id).values(state=state))
+    assert userinfo(browser, body["access_token"]).status_code == 401
+    assert introspect(browser, portal, body["access_token"]) == {"active": False}
+    assert introspect(browser, portal, body["refresh_token"]) == {"active": False}
+
+
 def test_blocked_person_cannot_exchange_code(browser, portal, account, svc):
     q, verifier, _ = browser.code_for(portal, account)
     with svc.db.session() as s:
