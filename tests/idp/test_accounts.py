@@ -666,3 +666,39 @@ def test_login_through_portal_shows_portal_name(app, portal, account):
     rid = query_of(resp.location)["authz"]
     assert f'name="authz" value="{rid}"' in page.text
     assert "to continue to" in text_of(page)
+
+
+# -- sessions end for good, and clean error pages ---------------------------------------------------
+
+def test_session_cookie_copied_before_logout_is_dead_after(app, svc, portal, account):
+    b = Browser(app)
+    body = b.tokens_for(portal, account)
+    stolen = b.client.get_cookie("yagona_session")
+    assert stolen is not None
+    resp = b.get("/logout?" + urlencode({"id_token_hint": body["id_token"],
+                                         "post_logout_redirect_uri": portal.post_logout_uri}))
+    assert resp.status_code == 302
+    replay = app.test_client()
+    replay.set_cookie("yagona_session", stolen.value, domain=stolen.domain or "localhost")
+    assert replay.get("/").status_code == 302
+    params, _ = Browser(app).authorize_params(portal, prompt="none")
+    resp = replay.get("/authorize?" + urlencode(params))
+    assert resp.status_code == 302 and query_of(resp.location)["error"] == "login_required"
+
+
+def test_not_found_and_method_not_allowed_pages_are_clean(app):
+    client = app.test_client()
+    resp = client.get("/no-such-page?lang=en")
+    assert resp.status_code == 404 and page_error(resp) == "not_found" and "Page not found." in text_of(resp)
+    resp = client.get("/authorize/consent?lang=en")
+    assert resp.status_code == 405 and page_error(resp) == "method_not_allowed"
+    for r in (client.get("/no-such-page"), client.get("/authorize?client_id=nobody")):
+        assert "Traceback" not in r.text and "sqlalchemy" not in r.text.lower() and "werkzeug" not in r.text.lower()
+
+
+def test_pages_cannot_be_framed_or_cached(app):
+    resp = app.test_client().get("/login")
+    assert resp.headers["X-Frame-Options"] == "DENY"
+    assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
+    assert resp.headers["Cache-Control"] == "no-store"
+    assert resp.headers["X-Content-Type-Options"] == "nosniff"
