@@ -559,3 +559,20 @@ def test_code_is_bound_to_the_requesting_browser_session(browser, portal, accoun
     with svc.db.session() as s:
         sids = set(s.scalars(select(LoginSession.sid).where(LoginSession.person_id == account.person_id)))
     assert claims["sid"] in sids
+
+
+def test_verified_identity_meets_portal_min_acr_substantial(browser, make_portal, account, svc):
+    """Control for the unmet cases: the same password login reaches substantial once the passport was checked."""
+    from idp.models import Person
+
+    portal = make_portal(min_acr="substantial")
+    with svc.db.session() as s:
+        s.execute(update(Person).where(Person.id == account.person_id)
+                  .values(identity_verified_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
+    q, verifier, _ = browser.code_for(portal, account)
+    claims = id_claims(svc, exchange(browser, portal, q, verifier), portal)
+    assert claims["acr"] == "substantial"
+    resp, params = authorize(browser, portal, acr_values="high")
+    assert resp.status_code == 302 and resp.location.startswith("/login")
+    final = browser.get(browser.login(account, resp.location).location)
+    assert_error_redirect(final, portal, "unmet_authentication_requirements", params["state"])
