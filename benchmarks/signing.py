@@ -33,6 +33,7 @@ from typing import Callable
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "tests" / "signing"))  # the test PKI (signing_pki) builds the inputs
 
 DOC = (b"Murojaat: ko'chadagi chiroqni tuzatishingizni so'rayman. " * 20)[:1024]
 
@@ -100,7 +101,7 @@ def child(kind: str, path: str, cpu: int) -> None:
 
     from signing import cms
 
-    from tests.signing.pki import Party, certificate, name
+    from signing_pki import Party, certificate, name
 
     out = Path(path + ".p7s")
     if kind == "sign":
@@ -174,7 +175,7 @@ def main() -> None:
     from signing import cms
     from signing.validate import Validator
 
-    from tests.signing.pki import PKI
+    from signing_pki import PKI
 
     pki = PKI()
     party = pki.citizen

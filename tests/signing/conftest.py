@@ -5,7 +5,7 @@ import pytest
 
 from signing.validate import Validator
 
-from .pki import PKI
+from signing_pki import PKI
 
 
 @pytest.fixture(scope="session")

@@ -17,7 +17,7 @@ from signing import algorithms, cms, der, tsa
 from signing.imzo import main
 from signing.imzo import sign as sign_cli
 
-from .pki import PKI
+from signing_pki import PKI
 
 PASSWORD = "to'g'ri-parol"
 DOC = b"Murojaat matni: iltimos, hovlimizdagi suv quvurini tuzating.\n" * 100
@@ -152,7 +152,7 @@ def test_cosign_and_join(env) -> None:
 @pytest.fixture
 def tsa_url(pki: PKI) -> Iterator[str]:
     key = algorithms.DEFAULT.generate()
-    from .pki import certificate, name, _ku
+    from signing_pki import certificate, name, _ku
     from cryptography.x509.oid import ExtendedKeyUsageOID
 
     cert = certificate(name("HTTP TSA"), key, pki.issuing, key_usage=_ku(digital_signature=True),

@@ -15,7 +15,7 @@ from signing.errors import SigningError
 from signing.report import Indication, SubIndication
 from signing.validate import Validator
 
-from .pki import PKI
+from signing_pki import PKI
 
 DOC = b"Appeal no. 17: please repair the street light on Navoi ko'chasi.\n"
 
@@ -213,7 +213,7 @@ def test_a_registered_national_algorithm_signs_and_verifies(pki: PKI, validator:
     """The registry is the only place an algorithm is described: a new one works end to end."""
     from cryptography.hazmat.primitives import hashes
 
-    from .pki import Party, certificate, name
+    from signing_pki import Party, certificate, name
 
     p384 = algorithms.Algorithm(
         name="ecdsa-p384-test", digest_name="sha384", signature_oid="1.2.840.10045.4.3.3",

@@ -16,7 +16,7 @@ from signing import cms, der
 from signing.report import Indication, SubIndication
 from signing.validate import Validator
 
-from .pki import NOW, PKI, Party
+from signing_pki import NOW, PKI, Party
 
 DOC = "Ariza: yer uchastkasi bo'yicha ma'lumot so'rayman.\r\n".encode() * 50
 

@@ -16,7 +16,7 @@ from signing.errors import SigningError
 from signing.report import Indication, SubIndication
 from signing.validate import Validator
 
-from .pki import NOW, PKI, TestTSA
+from signing_pki import NOW, PKI, TestTSA
 
 DOC = b"Javob: chiroq 3 kun ichida tuzatiladi.\n"
 PASSWORD = b"ca-password"
@@ -159,7 +159,7 @@ def test_timestamp_from_an_untrusted_tsa_gives_no_proof(pki: PKI) -> None:
     v = Validator([pki.root.cert], crls=pki.crls)
     assert v.validate(stamped).passed
     # a validator that trusts the signer's root but whose TSA chain is cut: give it a CA-less token
-    from .pki import Party, certificate, name
+    from signing_pki import Party, certificate, name
     from cryptography.hazmat.primitives.asymmetric import ec
     from cryptography.x509.oid import ExtendedKeyUsageOID
 

@@ -15,7 +15,7 @@ from signing import cms, der
 from signing.report import Indication, SubIndication
 from signing.validate import Validator, validate
 
-from .pki import NOW, PKI
+from signing_pki import NOW, PKI
 
 DOC = "Murojaat: ko'cha chirog'ini tuzatib bering.\n".encode() * 20
 PASSED = Indication.TOTAL_PASSED
@@ -129,7 +129,7 @@ def test_missing_signer_certificate_is_no_signing_certificate_found(pki: PKI, va
 
 def test_swapped_certificate_is_no_signing_certificate_found(pki: PKI, validator: Validator) -> None:
     """A certificate re-issued for the same key (same issuer/serial sid) must not silently stand in."""
-    from .pki import certificate, name
+    from signing_pki import certificate, name
 
     twin = certificate(name("IMPOSTOR", pinfl="11111111111111"), pki.citizen.key, pki.issuing)
     twin = x509.load_der_x509_certificate(twin.public_bytes(serialization.Encoding.DER))
@@ -228,7 +228,7 @@ def test_tls_only_extended_key_usage_is_sig_constraints_failure(pki: PKI, valida
 def test_leaf_acting_as_ca_is_chain_constraints_failure(pki: PKI) -> None:
     from cryptography.hazmat.primitives.asymmetric import ec
 
-    from .pki import Party, certificate, name
+    from signing_pki import Party, certificate, name
 
     key = ec.generate_private_key(ec.SECP256R1())
     cert = certificate(name("ISSUED BY A LEAF", pinfl="12121212121212"), key, pki.citizen)
