@@ -62,8 +62,16 @@ class PageError(Exception):
         self.description = description
 
 
+#: RFC 6749 §4.1.2.1: error_description is limited to these characters
+_DESCRIPTION_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
+
+
 def error_redirect(redirect_uri: str, err: OAuthError, state: str | None):
-    params = {"error": err.error, "error_description": err.description, "iss": services().settings.issuer}
+    # a description may echo request values (refused scopes): keep it in the RFC's charset and short
+    description = _DESCRIPTION_UNSAFE.sub("?", err.description)
+    if len(description) > 200:
+        description = description[:197] + "..."
+    params = {"error": err.error, "error_description": description, "iss": services().settings.issuer}
     if state is not None:
         params["state"] = state
     return redirect(_add_query(redirect_uri, params), code=302)

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import datetime as dt
 import html
+import re
 import time
 from urllib.parse import urlencode
 
@@ -576,3 +577,20 @@ def test_verified_identity_meets_portal_min_acr_substantial(browser, make_portal
     assert resp.status_code == 302 and resp.location.startswith("/login")
     final = browser.get(browser.login(account, resp.location).location)
     assert_error_redirect(final, portal, "unmet_authentication_requirements", params["state"])
+
+
+# -- what an error redirect may carry ------------------------------------------------------------------
+
+ERROR_DESCRIPTION_CHARS = re.compile(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$")  # RFC 6749 §4.1.2.1
+
+
+@pytest.mark.parametrize("scope", ['openid "quoted"', "openid back\\slash", "openid профиль", "openid a\tb",
+                                   "openid " + "x" * 20000])
+def test_error_description_stays_within_rfc6749_charset_and_size(browser, portal, scope):
+    params, _ = browser.authorize_params(portal, scope=scope)
+    resp = browser.client.post("/authorize", data=params)  # POST: the scope can be long
+    assert resp.status_code == 302
+    q = query_of(resp.location)
+    assert q["error"] == "invalid_scope" and q["state"] == params["state"]
+    assert ERROR_DESCRIPTION_CHARS.match(q["error_description"]), q["error_description"][:200]
+    assert len(resp.location) < 2048
