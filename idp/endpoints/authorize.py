@@ -26,6 +26,7 @@ from ..i18n import LANGS
 from ..models import AuthorizationCode, Client, Consent, epoch, utcnow
 from ..scopes import parse_scope
 from ..tokens import token_hash
+from .api import safe_description
 
 bp = Blueprint("authorize", __name__)
 
@@ -62,16 +63,10 @@ class PageError(Exception):
         self.description = description
 
 
-#: RFC 6749 §4.1.2.1: error_description is limited to these characters
-_DESCRIPTION_UNSAFE = re.compile(r"[^\x20\x21\x23-\x5b\x5d-\x7e]")
-
-
 def error_redirect(redirect_uri: str, err: OAuthError, state: str | None):
     # a description may echo request values (refused scopes): keep it in the RFC's charset and short
-    description = _DESCRIPTION_UNSAFE.sub("?", err.description)
-    if len(description) > 200:
-        description = description[:197] + "..."
-    params = {"error": err.error, "error_description": description, "iss": services().settings.issuer}
+    params = {"error": err.error, "error_description": safe_description(err.description),
+              "iss": services().settings.issuer}
     if state is not None:
         params["state"] = state
     return redirect(_add_query(redirect_uri, params), code=302)

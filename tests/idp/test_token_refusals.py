@@ -481,3 +481,17 @@ def test_refusals_issue_no_refresh_tokens(browser, portal, account, svc):
     browser.token(portal, code_request(q["code"], other, portal.redirect_uri))
     browser.token(portal, code_request(q["code"], verifier, portal.redirect_uri))
     assert count_refresh_tokens(svc, gid) == 0
+
+
+@pytest.mark.parametrize("name", ['x"y', "x\\y", "параметр", "n" * 5000])
+def test_error_description_stays_within_rfc6749_charset(browser, portal, name):
+    from urllib.parse import urlencode
+    import re
+
+    pairs = [("grant_type", "authorization_code"), (name, "1"), (name, "2")]
+    resp = browser.client.post("/token", data=urlencode(pairs), content_type="application/x-www-form-urlencoded",
+                               auth=(portal.client_id, portal.secret))
+    assert_oauth_error(resp, "invalid_request")
+    description = resp.json["error_description"]
+    assert re.match(r"^[\x20\x21\x23-\x5b\x5d-\x7e]*$", description), description[:100]  # RFC 6749 §5.2
+    assert len(description) <= 200
