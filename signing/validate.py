@@ -83,6 +83,8 @@ _ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
 _ATTR_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"
 _ATTR_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
 _MAX_PATH = 8
+#: Entries per cache (certificates, paths, revocation answers...) before it starts afresh
+_MAX_CACHE = 100_000
 
 
 def _now() -> datetime:
@@ -286,7 +288,7 @@ class Validator:
                 info: CertInfo | None = CertInfo(der_bytes)
         except Exception:  # noqa: BLE001 - an unreadable certificate is simply not usable
             info = None
-        if len(self._certs) > 100_000:
+        if len(self._certs) > _MAX_CACHE:
             self._certs.clear()
         self._certs[der_bytes] = info
         return info
@@ -309,6 +311,8 @@ class Validator:
                 ok = True
             except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
                 ok = False
+            if len(self._issued) > _MAX_CACHE:
+                self._issued.clear()
             self._issued[key] = ok
         return ok
 
@@ -318,6 +322,8 @@ class Validator:
             return cached
         result = self._build(leaf, pool)
         if result.path:
+            if len(self._paths) > _MAX_CACHE:
+                self._paths.clear()
             self._paths[leaf.der] = result
         return result
 
@@ -370,7 +376,7 @@ class Validator:
             return st
         st = self._from_crl(cert, issuer, now) or self._from_ocsp(cert, issuer, now)
         if st is not None:
-            if len(self._status) > 100_000:
+            if len(self._status) > _MAX_CACHE:
                 self._status.clear()
             self._status[key] = st
         return st
@@ -687,7 +693,7 @@ class Validator:
             problem = self._scv.get(key)
             if problem is None:
                 problem = _signing_certificate_problem(attrs, cert)
-                if len(self._scv) > 100_000:
+                if len(self._scv) > _MAX_CACHE:
                     self._scv.clear()
                 self._scv[key] = problem
             if problem:
