@@ -1,8 +1,11 @@
-"""Small DER tools: length-prefixed encoding for the fast signing path, and a guard for hostile input.
+"""DER for CMS: encoding helpers for the fast signing path, and a safe reader for signatures from outside.
 
-asn1crypto parses recursively and believes the lengths it reads, so a signature blob from outside is
-first walked here without recursion: size cap, well-formed tag/length headers all the way down, a
-nesting-depth cap, no trailing bytes. Only then does asn1crypto see it.
+`read_signed_data` is how every signature blob is read: a size cap, then a strict walk of the fixed
+CMS schema that checks every length against its container and keeps the signed parts as the exact
+bytes received (so validation verifies what was signed, and co-signing never re-encodes it). Its
+depth is bounded by the schema. Only BER from other tools (indefinite lengths) goes to asn1crypto for
+normalising, and only after `check` has walked every header without recursion under a nesting cap,
+because asn1crypto parses recursively and believes the lengths it reads.
 """
 from __future__ import annotations
 
