@@ -339,14 +339,18 @@ def sign_file(
     return write_atomically(out, body)
 
 
-def write_atomically(out: str | os.PathLike, writer: Callable[[BinaryIO], None]) -> int:
-    """Write through *writer* to a temporary file beside *out*, then rename; nothing is left on failure."""
+def write_atomically(out: str | os.PathLike, writer: Callable[[BinaryIO], None], mode: int = 0o644) -> int:
+    """Write through *writer* to a temporary file beside *out*, then rename; nothing is left on failure.
+
+    Signatures are public, so the file gets *mode* (0644) rather than mkstemp's private 0600.
+    """
     target = Path(out)
     fd, tmp = tempfile.mkstemp(prefix=f".{target.name}.", dir=target.parent or ".")
     try:
         with os.fdopen(fd, "wb") as f:
             writer(f)
             size = f.tell()
+            os.fchmod(f.fileno(), mode)
         os.replace(tmp, target)
         return size
     except BaseException:
