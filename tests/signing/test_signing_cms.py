@@ -257,3 +257,42 @@ def test_file_changed_between_passes_is_refused(pki: PKI, tmp_path: Path) -> Non
     with pytest.raises(SigningError, match="changed while it was being signed"):
         cms.sign_file(src, pki.citizen.signer(), out, progress=tamper)
     assert not out.exists() and set(tmp_path.iterdir()) == {src}
+
+
+HSM_SCRIPT = r'''
+import os, subprocess, sys, tempfile
+root = tempfile.mkdtemp()
+os.mkdir(os.path.join(root, "tokens"))
+conf = os.path.join(root, "softhsm2.conf")
+with open(conf, "w") as f:
+    f.write(f"directories.tokendir = {root}/tokens\nobjectstore.backend = file\nlog.level = ERROR\n")
+os.environ["SOFTHSM2_CONF"] = conf
+made = subprocess.run(["softhsm2-util", "--init-token", "--free", "--label", "cms", "--pin", "1234",
+                       "--so-pin", "5678"], capture_output=True, text=True)
+assert made.returncode == 0, made.stderr
+sys.path.insert(0, sys.argv[1])
+from signing_pki import PKI, certificate, name
+from keystore.pkcs11 import Token
+from signing import cms, der
+from signing.validate import Validator
+pki = PKI()
+with Token("cms", "1234") as token:
+    key = token.generate_key("officer")
+    cert = certificate(name("HSM OFFICER", pinfl="15151515151515"), key, pki.issuing)
+    sig = cms.sign(b"answer to appeal 17", cms.Signer(key, cert, [pki.issuing.cert]))
+report = Validator([pki.root.cert], crls=pki.crls).validate(sig)
+assert report.passed, report.to_json()
+print("signed on the token:", report.signers[0].name, der.read_signed_data(sig).signer_infos[0].signature_oid)
+'''
+
+
+def test_cms_signing_with_a_pkcs11_key_that_stays_on_the_token() -> None:
+    """Part A's SoftHSM keys sign CMS through the same registry (a fresh process: SoftHSM reads its config once)."""
+    import subprocess
+    import sys
+
+    here = Path(__file__).parent
+    done = subprocess.run([sys.executable, "-c", HSM_SCRIPT, str(here)], capture_output=True, text=True, timeout=120,
+                          cwd=here.parent.parent)
+    assert done.returncode == 0, done.stderr
+    assert "signed on the token: HSM OFFICER 1.2.840.10045.4.3.2" in done.stdout
