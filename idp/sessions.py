@@ -11,13 +11,13 @@ import hashlib
 import secrets
 
 from flask import request
-from flask_login import LoginManager, UserMixin, login_user
-from sqlalchemy import select
+from flask_login import LoginManager, UserMixin, current_user, login_user
+from sqlalchemy import select, update
 
 from .assurance import METHOD_AMR, level_for
 from .audit import audit
 from .context import dbs, services
-from .models import LoginSession, Person, PersonState, utcnow
+from .models import Grant, LoginSession, Person, PersonState, utcnow
 
 login_manager = LoginManager()
 login_manager.session_protection = "basic"
@@ -71,11 +71,31 @@ def start_session(person: Person, method: str) -> SessionUser:
         user_agent=(request.user_agent.string or "")[:300],
     )
     s.add(row)
+    _replace_previous(s, row, now)
     s.commit()
     row = s.scalar(select(LoginSession).where(LoginSession.id == row.id))
     user = SessionUser(row, token)
     login_user(user)
     return user
+
+
+def _replace_previous(s, new: LoginSession, now) -> None:
+    """A browser has one login session: logging in again (prompt=login, max_age, step-up, or as
+    someone else) ends the one its cookie named, so no orphaned session outlives a later logout.
+    The same person's portal grants move to the new session; another person's are revoked as at logout."""
+    previous = current_user._get_current_object() if current_user.is_authenticated else None
+    if previous is None:
+        return
+    old = s.get(LoginSession, previous.row.id)
+    if old is None or old.ended_at is not None:
+        return
+    old.ended_at = now
+    if old.person_id == new.person_id:
+        s.execute(update(Grant).where(Grant.session_id == old.sid, Grant.revoked_at.is_(None))
+                  .values(session_id=new.sid))
+    else:
+        services().tokens.revoke_session_grants(s, old.sid, "logout")
+        audit(s, "logout", person_id=old.person_id, detail={"sid": old.sid, "reason": "another login"})
 
 
 def end_session(user: SessionUser) -> None:

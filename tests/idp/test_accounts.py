@@ -702,3 +702,47 @@ def test_pages_cannot_be_framed_or_cached(app):
     assert "frame-ancestors 'none'" in resp.headers["Content-Security-Policy"]
     assert resp.headers["Cache-Control"] == "no-store"
     assert resp.headers["X-Content-Type-Options"] == "nosniff"
+
+
+def test_logout_after_a_second_login_in_the_same_browser_ends_both(app, svc, portal, account):
+    """prompt=login makes the browser log in again; logging out afterwards must not leave the first
+    login's session (and the tokens portals got through it) alive on the server."""
+    b = Browser(app)
+    first = b.tokens_for(portal, account)
+    first_cookie = b.client.get_cookie("yagona_session")
+    params, verifier = b.authorize_params(portal, prompt="login")
+    resp = b.get("/authorize?" + urlencode(params))
+    assert resp.status_code == 302 and resp.location.startswith("/login")
+    final = b.get(b.login(account, resp.location).location)
+    code = query_of(final.location)["code"]
+    second = b.token(portal, {"grant_type": "authorization_code", "code": code, "redirect_uri": portal.redirect_uri,
+                              "code_verifier": verifier}).json
+    # the first login's tokens keep working while the browser stays logged in
+    ok = _refresh(b, portal, first["refresh_token"])
+    assert ok.status_code == 200
+    first = ok.json
+
+    resp = b.get("/logout?" + urlencode({"id_token_hint": second["id_token"],
+                                         "post_logout_redirect_uri": portal.post_logout_uri}))
+    assert resp.status_code == 302
+    assert all(row.ended_at is not None for row in sessions_of(svc, account.person_id))
+    for body in (first, second):
+        refreshed = _refresh(b, portal, body["refresh_token"])
+        assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+    replay = app.test_client()
+    replay.set_cookie("yagona_session", first_cookie.value, domain=first_cookie.domain or "localhost")
+    assert replay.get("/").status_code == 302
+
+
+def test_another_person_logging_in_ends_the_previous_login(app, svc, portal, make_account):
+    alice, bob = make_account(), make_account()
+    b = Browser(app)
+    alice_body = b.tokens_for(portal, alice)
+    alice_cookie = b.client.get_cookie("yagona_session")
+    assert b.login(bob).status_code == 302
+    assert all(row.ended_at is not None for row in sessions_of(svc, alice.person_id))
+    replay = app.test_client()
+    replay.set_cookie("yagona_session", alice_cookie.value, domain=alice_cookie.domain or "localhost")
+    assert replay.get("/").status_code == 302
+    refreshed = _refresh(b, portal, alice_body["refresh_token"])
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
