@@ -34,9 +34,10 @@ class Settings:
     lockout_max: int = 15 * 60
     terms_version: str = "2026-11"
     demo: bool = False
-    #: Argon2id parameters (OWASP: m=19 MiB, t=2, p=1 as the floor)
-    argon2_memory_kib: int = 19 * 1024
-    argon2_time_cost: int = 2
+    #: Argon2id: OWASP's m=7 MiB, t=5, p=1 row (the strength of m=19 MiB, t=2; Keycloak's choice too),
+    #: measured faster here than the 19 MiB row and lighter on memory under concurrent logins
+    argon2_memory_kib: int = 7 * 1024
+    argon2_time_cost: int = 5
     argon2_parallelism: int = 1
     extra: dict = field(default_factory=dict)
 

@@ -8,12 +8,21 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 MIN_LENGTH = 10
 MAX_LENGTH = 256
+#: OWASP Password Storage Cheat Sheet: Argon2id settings of equal strength, (memory KiB, passes), p=1
+OWASP_ARGON2ID = ((47104, 1), (19456, 2), (12288, 3), (9216, 4), (7168, 5))
+
+
+def meets_owasp(memory_kib: int, time_cost: int) -> bool:
+    return any(memory_kib >= m and time_cost >= t for m, t in OWASP_ARGON2ID)
 
 
 class Passwords:
     """Hashes and checks passwords; a dummy check for unknown logins keeps timing equal."""
 
     def __init__(self, memory_kib: int, time_cost: int, parallelism: int) -> None:
+        if not meets_owasp(memory_kib, time_cost):
+            raise ValueError(f"Argon2id m={memory_kib} KiB, t={time_cost} is weaker than every OWASP setting "
+                             f"{OWASP_ARGON2ID}")
         self.hasher = PasswordHasher(
             time_cost=time_cost, memory_cost=memory_kib, parallelism=parallelism, hash_len=32, salt_len=16,
             type=Type.ID,

@@ -18,7 +18,7 @@ from sqlalchemy import select, update
 
 from idp.models import AuthorizationCode, Client, Consent, LoginSession
 
-from .conftest import Browser, csrf_from, query_of
+from idp_helpers import Browser, csrf_from, query_of
 
 ISSUER = "http://localhost"
 

@@ -15,7 +15,7 @@ from authlib.oidc.core import CodeIDToken
 
 from idp.clients import add_client
 
-from .conftest import PASSWORD
+from idp_helpers import PASSWORD
 
 
 def _walk_login(browser: requests.Session, url: str, login: str, password: str, stop_at: str) -> str:

@@ -41,3 +41,11 @@ def test_wrong_instance_secret_refuses_to_start(svc):
     stranger = KeyRing(svc.db, secrets.token_hex(32).encode(), 3600)
     with pytest.raises(RuntimeError, match="YAGONA_SECRET_KEY"):
         stranger.ensure()
+
+
+def test_weaker_than_owasp_argon2_is_refused():
+    from idp.passwords import Passwords
+
+    with pytest.raises(ValueError, match="weaker than every OWASP setting"):
+        Passwords(memory_kib=4096, time_cost=3, parallelism=1)
+    Passwords(memory_kib=7168, time_cost=5, parallelism=1)  # the default row is accepted

@@ -21,7 +21,7 @@ from sqlalchemy import select
 from idp.models import Grant, RefreshToken, RevokedAccessToken
 from idp.tokens import token_hash
 
-from .conftest import Browser
+from idp_helpers import Browser
 
 ISSUER = "http://localhost"
 

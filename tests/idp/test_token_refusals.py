@@ -13,7 +13,7 @@ from sqlalchemy import select, update
 from idp.models import AuthorizationCode, Grant, Person, PersonState, RefreshToken
 from idp.tokens import token_hash
 
-from .conftest import Browser, pkce
+from idp_helpers import Browser, pkce
 
 ISSUER = "http://localhost"
 
