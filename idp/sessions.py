@@ -98,6 +98,23 @@ def _replace_previous(s, new: LoginSession, now) -> None:
         audit(s, "logout", person_id=old.person_id, detail={"sid": old.sid, "reason": "another login"})
 
 
+def end_other_sessions(user: SessionUser, reason: str) -> int:
+    """End every other live login session of this person and revoke the grants made through them
+    (after a password change: whoever knew the old password is logged out everywhere)."""
+    s = dbs()
+    now = utcnow()
+    others = s.scalars(select(LoginSession).where(
+        LoginSession.person_id == user.person.id, LoginSession.ended_at.is_(None), LoginSession.id != user.row.id))
+    count = 0
+    for row in others:
+        row.ended_at = now
+        services().tokens.revoke_session_grants(s, row.sid, reason)
+        count += 1
+    if count:
+        audit(s, "sessions.ended", person_id=user.person.id, detail={"reason": reason, "count": count})
+    return count
+
+
 def end_session(user: SessionUser) -> None:
     """End the login session and revoke the grants portals received through it."""
     s = dbs()

@@ -167,7 +167,7 @@ def authorize():
     )
     if need_login:
         if "none" in req.prompt:
-            code = "login_required" if user is None else "interaction_required"
+            code = "login_required"  # OIDC Core 3.1.2.6: authentication is what is needed, fresh or stronger
             return error_redirect(req.redirect_uri, OAuthError(code, "the user must log in"), req.state)
         req.reauth_sid = user.row.sid if user is not None else None
         return redirect(url_for("account.login", authz=park(req), lang=_ui_locale()))

@@ -12,7 +12,7 @@ from ..context import dbs, services
 from ..endpoints.authorize import parked
 from ..clients import get_client
 from ..errors import UserError
-from ..sessions import start_session
+from ..sessions import end_other_sessions, start_session
 
 bp = Blueprint("account", __name__)
 
@@ -91,6 +91,7 @@ def password():
     except UserError as err:
         s.rollback()
         return render_template("password.html", error=err), 400
+    end_other_sessions(current_user, "password_changed")
     s.commit()
     flash("password_changed")
     return redirect(url_for("account.cabinet"))

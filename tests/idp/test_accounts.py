@@ -748,3 +748,22 @@ def test_another_person_logging_in_ends_the_previous_login(app, svc, portal, mak
     assert replay.get("/").status_code == 302
     refreshed = _refresh(b, portal, alice_body["refresh_token"])
     assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+
+
+def test_password_change_logs_out_every_other_browser(app, svc, portal, account):
+    """Whoever knew the old password loses their sessions and the portal tokens made through them;
+    the browser that changed the password stays logged in."""
+    thief, owner = Browser(app), Browser(app)
+    stolen = thief.tokens_for(portal, account)
+    assert owner.login(account).status_code == 302
+    page = owner.get("/password")
+    resp = owner.client.post("/password", data={
+        "csrf_token": csrf_from(page.text), "current_password": account.password,
+        "new_password": "a brand new passphrase", "new_password2": "a brand new passphrase"})
+    assert resp.status_code == 302
+    assert owner.get("/").status_code == 200
+    assert thief.get("/").status_code == 302  # back to the login page
+    refreshed = _refresh(thief, portal, stolen["refresh_token"])
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+    live = [row for row in sessions_of(svc, account.person_id) if row.ended_at is None]
+    assert len(live) == 1

@@ -415,7 +415,7 @@ def test_prompt_none_with_max_age_exceeded_does_not_log_in(browser, portal, acco
     resp, params = authorize(browser, portal, prompt="none", max_age="1")
     assert resp.status_code == 302 and resp.location.startswith(portal.redirect_uri)
     q = query_of(resp.location)
-    assert q["error"] in ("login_required", "interaction_required") and "code" not in q
+    assert q["error"] == "login_required" and "code" not in q
     assert q["state"] == params["state"]
 
 
@@ -445,7 +445,7 @@ def test_acr_high_with_prompt_none_does_not_issue_code(browser, portal, account)
     resp, params = authorize(browser, portal, acr_values="high", prompt="none")
     q = query_of(resp.location)
     assert resp.location.startswith(portal.redirect_uri) and "code" not in q
-    assert q["error"] in ("login_required", "interaction_required")
+    assert q["error"] == "login_required"
 
 
 def test_portal_min_acr_substantial_unmet_by_password(browser, make_portal, account):
