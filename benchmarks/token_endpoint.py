@@ -160,6 +160,110 @@ def bench_argon2(svc, n: int) -> float:
     return rate(n, time.perf_counter() - t0)
 
 
+def bench_http(database_url: str, secret_key: bytes, seconds: float, threads: int) -> tuple[float, float]:
+    """One gunicorn worker (gthread) pinned to core 0, driven over loopback HTTP by threads in
+    this process pinned to the other core: (refresh grants/s, password logins/s)."""
+    import json as _json
+    import socket
+    import subprocess
+    import threading
+
+    import requests
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    tmp = tempfile.mkdtemp()
+    env = {**os.environ, "DATABASE_URL": database_url, "YAGONA_INSTANCE": tmp, "YAGONA_LOG_LEVEL": "WARNING",
+           "YAGONA_SECRET_KEY": secret_key.decode()}  # the keys already in the database are under this secret
+    yagona = str(Path(sys.executable).with_name("yagona"))
+    issuer = f"http://127.0.0.1:{port}"
+    def cli(*a: str, stdin: str = "") -> str:
+        out = subprocess.run([yagona, *a], env=env, input=stdin, capture_output=True, text=True)
+        if out.returncode:
+            raise RuntimeError(f"yagona {a[0]} {a[1]}: {out.stderr.strip()}")
+        return out.stdout
+
+    info = _json.loads(cli("clients", "add", "HTTP bench", "--redirect-uri", "https://bench.uz/cb", "--json"))
+    cli("users", "add", "httpbench", "--phone", "+998901234567", stdin=PASSWORD + "\n")
+    server = subprocess.Popen([yagona, "serve", "--port", str(port), "--workers", "1", "--threads", str(threads),
+                               "--no-demo"], env={**env, "YAGONA_ISSUER": issuer}, stdout=subprocess.DEVNULL,
+                              stderr=subprocess.DEVNULL, preexec_fn=lambda: os.sched_setaffinity(0, {0}))
+    try:
+        for _ in range(200):
+            try:
+                requests.get(f"{issuer}/jwks", timeout=1)
+                break
+            except requests.RequestException:
+                time.sleep(0.1)
+        cid, secret = info["client_id"], info["client_secret"]
+
+        def login_chain() -> str:
+            s = requests.Session()
+            verifier = secrets.token_urlsafe(48)
+            challenge = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest()).rstrip(b"=").decode()
+            r = s.get(f"{issuer}/authorize", allow_redirects=False, params={
+                "response_type": "code", "client_id": cid, "redirect_uri": "https://bench.uz/cb", "scope": "openid",
+                "code_challenge": challenge, "code_challenge_method": "S256"})
+            page = s.get(issuer + r.headers["Location"])
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            rid = parse_qs(urlsplit(r.headers["Location"]).query)["authz"][0]
+            r = s.post(f"{issuer}/login", allow_redirects=False,
+                       data={"csrf_token": csrf, "login": "httpbench", "password": PASSWORD, "authz": rid})
+            r = s.get(issuer + r.headers["Location"], allow_redirects=False)
+            if r.status_code == 200:
+                r = s.post(f"{issuer}/authorize/consent", allow_redirects=False,
+                           data={"csrf_token": csrf, "authz": rid, "decision": "allow"})
+            code = parse_qs(urlsplit(r.headers["Location"]).query)["code"][0]
+            return requests.post(f"{issuer}/token", auth=(cid, secret), data={
+                "grant_type": "authorization_code", "code": code, "redirect_uri": "https://bench.uz/cb",
+                "code_verifier": verifier}).json()["refresh_token"]
+
+        chains = [login_chain() for _ in range(threads)]
+        counts = [0] * threads
+        stop = time.perf_counter() + seconds
+
+        def refresher(i: int) -> None:
+            s = requests.Session()
+            rt = chains[i]
+            while time.perf_counter() < stop:
+                rt = s.post(f"{issuer}/token", auth=(cid, secret),
+                            data={"grant_type": "refresh_token", "refresh_token": rt}).json()["refresh_token"]
+                counts[i] += 1
+
+        t0 = time.perf_counter()
+        workers = [threading.Thread(target=refresher, args=(i,)) for i in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        refresh_rate = rate(sum(counts), time.perf_counter() - t0)
+
+        logins = [0] * threads
+        stop = time.perf_counter() + seconds
+
+        def login_loop(i: int) -> None:
+            s = requests.Session()
+            page = s.get(f"{issuer}/login")
+            csrf = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)
+            while time.perf_counter() < stop:
+                r = s.post(f"{issuer}/login", allow_redirects=False,
+                           data={"csrf_token": csrf, "login": "httpbench", "password": PASSWORD})
+                assert r.status_code == 302, r.status_code
+                logins[i] += 1
+
+        t0 = time.perf_counter()
+        workers = [threading.Thread(target=login_loop, args=(i,)) for i in range(threads)]
+        for w in workers:
+            w.start()
+        for w in workers:
+            w.join()
+        return refresh_rate, rate(sum(logins), time.perf_counter() - t0)
+    finally:
+        server.terminate()
+        server.wait(timeout=30)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--refreshes", type=int, default=2000)
@@ -167,9 +271,14 @@ def main() -> None:
     ap.add_argument("--pg", default=os.environ.get("DATABASE_URL") if os.environ.get("DATABASE_URL", "").startswith(
         "postgresql") else PG_DEFAULT)
     ap.add_argument("--no-pg", action="store_true")
+    ap.add_argument("--http", action="store_true",
+                    help="also measure one gunicorn worker over loopback HTTP (server on core 0, load on core 1)")
+    ap.add_argument("--http-seconds", type=float, default=10.0)
+    ap.add_argument("--http-threads", type=int, default=8)
     args = ap.parse_args()
+    cores = sorted(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else [0]
     try:
-        os.sched_setaffinity(0, {min(os.sched_getaffinity(0))})  # one core, as the targets are per core
+        os.sched_setaffinity(0, {cores[0]})  # one core, as the targets are per core
     except (AttributeError, OSError):
         pass
     stores = [("SQLite", None)] + ([] if args.no_pg else [("PostgreSQL", args.pg)])
@@ -202,6 +311,17 @@ def main() -> None:
                   f"m={svc.settings.argon2_memory_kib} KiB, t={svc.settings.argon2_time_cost})")
             print()
             svc.db.engine.dispose()
+            if args.http and len(cores) > 1:
+                os.sched_setaffinity(0, {cores[-1]})
+                try:
+                    http_refresh, http_logins = bench_http(url, svc.settings.secret_key, args.http_seconds,
+                                                           args.http_threads)
+                finally:
+                    os.sched_setaffinity(0, {cores[0]})
+                print(f"  over HTTP, one gunicorn worker ({args.http_threads} threads) on one core, "
+                      f"{args.http_threads} client threads on the other:")
+                print(f"    refresh grants/s {http_refresh:9.0f}   password logins/s {http_logins:7.1f}")
+                print()
 
 
 if __name__ == "__main__":

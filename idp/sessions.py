@@ -63,17 +63,15 @@ def start_session(person: Person, method: str) -> SessionUser:
     s = dbs()
     token = secrets.token_urlsafe(32)
     now = utcnow()
-
     row = LoginSession(
-        id=_hash(token), sid=secrets.token_hex(16), person_id=person.id, auth_time=now,
+        id=_hash(token), sid=secrets.token_hex(16), person_id=person.id, person=person, auth_time=now,
         acr=level_for(method, person.identity_verified_at is not None), amr=list(METHOD_AMR[method]),
         created_at=now, last_seen_at=now, ip=request.remote_addr,
         user_agent=(request.user_agent.string or "")[:300],
     )
     s.add(row)
     _replace_previous(s, row, now)
-    s.commit()
-    row = s.scalar(select(LoginSession).where(LoginSession.id == row.id))
+    s.commit()  # one transaction with whatever proved the person (failed-attempt reset, audit)
     user = SessionUser(row, token)
     login_user(user)
     return user

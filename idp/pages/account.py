@@ -41,7 +41,6 @@ def login():
     except UserError as err:
         s.rollback()
         return render_template("login.html", error=err, login_value=login_name[:64], **ctx), 400
-    s.commit()
     start_session(person, "password")
     return redirect(_next_url(ctx["rid"]))
 
