@@ -160,13 +160,25 @@ def bench_argon2(svc, n: int) -> float:
     return rate(n, time.perf_counter() - t0)
 
 
+def run_threads(target, threads: int, counts: list[int]) -> float:
+    """Run target(i) in *threads* threads; return the summed counts per second."""
+    import threading
+
+    t0 = time.perf_counter()
+    workers = [threading.Thread(target=target, args=(i,)) for i in range(threads)]
+    for w in workers:
+        w.start()
+    for w in workers:
+        w.join()
+    return rate(sum(counts), time.perf_counter() - t0)
+
+
 def bench_http(database_url: str, secret_key: bytes, seconds: float, threads: int) -> tuple[float, float]:
     """One gunicorn worker (gthread) pinned to core 0, driven over loopback HTTP by threads in
     this process pinned to the other core: (refresh grants/s, password logins/s)."""
     import json as _json
     import socket
     import subprocess
-    import threading
 
     import requests
 
@@ -231,13 +243,7 @@ def bench_http(database_url: str, secret_key: bytes, seconds: float, threads: in
                             data={"grant_type": "refresh_token", "refresh_token": rt}).json()["refresh_token"]
                 counts[i] += 1
 
-        t0 = time.perf_counter()
-        workers = [threading.Thread(target=refresher, args=(i,)) for i in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        refresh_rate = rate(sum(counts), time.perf_counter() - t0)
+        refresh_rate = run_threads(refresher, threads, counts)
 
         logins = [0] * threads
         stop = time.perf_counter() + seconds
@@ -252,13 +258,7 @@ def bench_http(database_url: str, secret_key: bytes, seconds: float, threads: in
                 assert r.status_code == 302, r.status_code
                 logins[i] += 1
 
-        t0 = time.perf_counter()
-        workers = [threading.Thread(target=login_loop, args=(i,)) for i in range(threads)]
-        for w in workers:
-            w.start()
-        for w in workers:
-            w.join()
-        return refresh_rate, rate(sum(logins), time.perf_counter() - t0)
+        return refresh_rate, run_threads(login_loop, threads, logins)
     finally:
         server.terminate()
         server.wait(timeout=30)

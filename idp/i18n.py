@@ -66,7 +66,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "account_pending": {"uz": "Hisob hali faollashtirilmagan.", "ru": "Учётная запись ещё не активирована.", "en": "This account is not activated yet."},
     "login_invalid": {"uz": "Login 3–64 ta kichik lotin harfi, raqam, nuqta, chiziqchadan iborat bo‘lsin.", "ru": "Логин: 3–64 символа — строчные латинские буквы, цифры, точка, дефис, подчёркивание.", "en": "Login: 3 to 64 characters — lower-case Latin letters, digits, dot, dash, underscore."},
     "login_taken": {"uz": "Bu login band. Boshqasini tanlang.", "ru": "Этот логин занят. Выберите другой.", "en": "This login is taken. Choose another one."},
-    "phone_invalid": {"uz": "Telefon raqamini +998XXXXXXXXX ko‘rinishida kiriting.", "ru": "Введите номер в формате +998XXXXXXXXX.", "en": "Enter the phone number as +998XXXXXXXXX."},
+    "phone_invalid": {"uz": "Telefon raqamini +998 90 123 45 67 ko‘rinishida kiriting.", "ru": "Введите номер в формате +998 90 123 45 67.", "en": "Enter the phone number like +998 90 123 45 67."},
     "email_invalid": {"uz": "Elektron pochta manzili noto‘g‘ri.", "ru": "Неверный адрес эл. почты.", "en": "That e-mail address is not valid."},
     "password_too_short": {"uz": "Parol kamida 10 ta belgidan iborat bo‘lsin.", "ru": "Пароль должен быть не короче 10 символов.", "en": "The password must have at least 10 characters."},
     "password_too_long": {"uz": "Parol 256 belgidan oshmasin.", "ru": "Пароль не длиннее 256 символов.", "en": "The password must not exceed 256 characters."},
