@@ -6,7 +6,7 @@ import os
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from flask import Flask, get_flashed_messages, jsonify, render_template, request
+from flask import Flask, abort, get_flashed_messages, jsonify, render_template, request
 from flask_limiter import Limiter
 from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
@@ -27,6 +27,18 @@ log = logging.getLogger("yagona")
 csrf = CSRFProtect()
 limiter = Limiter(key_func=get_remote_address, default_limits=[])
 API_PREFIXES = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks", "/.well-known")
+
+
+def refuse_nul_characters() -> None:
+    """No field of ours may hold a NUL (PostgreSQL cannot store one): refuse it before anything
+    else looks at the request, CSRF included."""
+    sources = [request.args]
+    if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
+        sources.append(request.form)
+    for values in sources:
+        for key, value in values.items(multi=True):
+            if "\x00" in key or "\x00" in value:
+                abort(400, description="the request contains a NUL character")
 
 
 def _derive(secret: bytes, purpose: bytes) -> bytes:
@@ -67,6 +79,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
         accounts=Accounts(settings, passwords), tokens=TokenService(settings, keys),
     )
     app.teardown_appcontext(close_db)
+    app.before_request(refuse_nul_characters)  # first: before CSRF and every view
 
     csrf.init_app(app)
     login_manager.init_app(app)
@@ -126,7 +139,8 @@ def _register_error_pages(app: Flask) -> None:
         if wants_json():
             error = {429: "slow_down", 413: "invalid_request"}.get(e.code or 400, "invalid_request")
             return jsonify({"error": error, "error_description": e.description}), e.code
-        return render_template("error.html", error=key, description=None), e.code
+        detail = e.description if e.code == 400 else None  # our own aborts say what was wrong
+        return render_template("error.html", error=key, description=detail), e.code
 
     @app.errorhandler(Exception)
     def server_error(e: Exception):

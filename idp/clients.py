@@ -112,7 +112,7 @@ def remove_client(s: Session, client_id: str) -> bool:
 
 
 def get_client(s: Session, client_id: str | None) -> Client | None:
-    if not client_id or len(client_id) > 64:
+    if not client_id or len(client_id) > 64 or "\x00" in client_id:
         return None
     c = s.scalar(select(Client).where(Client.client_id == client_id))
     return c if c is not None and c.active else None
