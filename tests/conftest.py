@@ -6,6 +6,9 @@ unset, each run gets a fresh SQLite file. A PostgreSQL that cannot be reached fa
 from __future__ import annotations
 
 import os
+import threading
+from collections.abc import Callable, Iterator
+from http.server import BaseHTTPRequestHandler, HTTPServer
 
 import pytest
 from sqlalchemy import create_engine, text
@@ -27,3 +30,42 @@ def database_url(tmp_path_factory) -> str:
         finally:
             engine.dispose()
     return url
+
+
+class _Served:
+    """serve(handler, content_type) -> URL of a tiny HTTP server on 127.0.0.1 (port 0) that POSTs
+    each body to *handler* and answers with its bytes; `.seen` lists the request content types."""
+
+    def __init__(self) -> None:
+        self.servers: list[HTTPServer] = []
+        self.seen: list[str] = []
+
+    def __call__(self, handler: Callable[[bytes], bytes], content_type: str) -> str:
+        seen = self.seen
+
+        class Handler(BaseHTTPRequestHandler):
+            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
+                seen.append(self.headers.get("Content-Type", ""))
+                answer = handler(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
+                self.send_response(200)
+                self.send_header("Content-Type", content_type)
+                self.send_header("Content-Length", str(len(answer)))
+                self.end_headers()
+                self.wfile.write(answer)
+
+            def log_message(self, *args: object) -> None:
+                pass
+
+        server = HTTPServer(("127.0.0.1", 0), Handler)
+        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
+        self.servers.append(server)
+        return f"http://127.0.0.1:{server.server_port}"
+
+
+@pytest.fixture
+def serve() -> Iterator[_Served]:
+    served = _Served()
+    yield served
+    for s in served.servers:
+        s.shutdown()
+        s.server_close()

@@ -1,10 +1,7 @@
 """Shared fixtures for CA, OCSP and TSA tests: a fresh CA per test (cheap KDF), a tiny HTTP server."""
 from __future__ import annotations
 
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Callable, Iterator
 
 import pytest
 
@@ -27,31 +24,3 @@ def ca_files(ca: CertificateAuthority, tmp_path: Path) -> dict[str, Path]:
     return out
 
 
-@pytest.fixture
-def serve() -> Iterator[Callable[[Callable[[bytes], bytes], str], str]]:
-    """serve(handler, content_type) -> URL of a tiny HTTP server on 127.0.0.1 (port 0) POSTing bodies to *handler*."""
-    servers: list[HTTPServer] = []
-
-    def start(handler: Callable[[bytes], bytes], content_type: str) -> str:
-        class Handler(BaseHTTPRequestHandler):
-            def do_POST(self) -> None:  # noqa: N802 - http.server's naming
-                body = self.rfile.read(int(self.headers.get("Content-Length", "0")))
-                answer = handler(body)
-                self.send_response(200)
-                self.send_header("Content-Type", content_type)
-                self.send_header("Content-Length", str(len(answer)))
-                self.end_headers()
-                self.wfile.write(answer)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        server = HTTPServer(("127.0.0.1", 0), Handler)
-        threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True).start()
-        servers.append(server)
-        return f"http://127.0.0.1:{server.server_port}"
-
-    yield start
-    for s in servers:
-        s.shutdown()
-        s.server_close()

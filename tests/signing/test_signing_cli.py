@@ -2,10 +2,7 @@
 from __future__ import annotations
 
 import json
-import threading
-from http.server import BaseHTTPRequestHandler, HTTPServer
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 from click.testing import CliRunner
@@ -150,7 +147,7 @@ def test_cosign_and_join(env) -> None:
 
 
 @pytest.fixture
-def tsa_url(pki: PKI) -> Iterator[str]:
+def tsa_url(pki: PKI, serve) -> str:
     key = algorithms.DEFAULT.generate()
     from signing_pki import certificate, name, _ku
     from cryptography.x509.oid import ExtendedKeyUsageOID
@@ -158,28 +155,7 @@ def tsa_url(pki: PKI) -> Iterator[str]:
     cert = certificate(name("HTTP TSA"), key, pki.issuing, key_usage=_ku(digital_signature=True),
                        eku=[ExtendedKeyUsageOID.TIME_STAMPING], eku_critical=True)
     authority = tsa.TimestampAuthority(key, cert, chain=[pki.issuing.cert])
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            body = self.rfile.read(int(self.headers["Content-Length"]))
-            answer = authority.respond(body)
-            self.send_response(200)
-            self.send_header("Content-Type", "application/timestamp-reply")
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_port}/tsa"
-    finally:
-        server.shutdown()
-        server.server_close()
+    return serve(authority.respond, "application/timestamp-reply") + "/tsa"
 
 
 def test_timestamp_over_http(env, tsa_url: str) -> None:
@@ -220,7 +196,7 @@ def test_prompted_password_is_hidden(env) -> None:
     assert "Key password" in r.output and PASSWORD not in r.output
 
 
-def test_verify_asks_the_ocsp_responder_named_in_the_certificate(tmp_path: Path) -> None:
+def test_verify_asks_the_ocsp_responder_named_in_the_certificate(tmp_path: Path, serve) -> None:
     """`imzo verify --ocsp` over real HTTP to part A's responder, whose URL the CA wrote into the certificate."""
     from cryptography import x509
     from cryptography.x509.oid import NameOID
@@ -229,44 +205,24 @@ def test_verify_asks_the_ocsp_responder_named_in_the_certificate(tmp_path: Path)
     from signing.ca import CertificateAuthority
 
     holder: dict[str, CertificateAuthority] = {}
-    asked: list[str] = []
-
-    class Handler(BaseHTTPRequestHandler):
-        def do_POST(self) -> None:  # noqa: N802
-            asked.append(self.headers["Content-Type"])
-            answer = holder["ca"].ocsp_respond(self.rfile.read(int(self.headers["Content-Length"])))
-            self.send_response(200)
-            self.send_header("Content-Length", str(len(answer)))
-            self.end_headers()
-            self.wfile.write(answer)
-
-        def log_message(self, *args: object) -> None:
-            pass
-
-    server = HTTPServer(("127.0.0.1", 0), Handler)
-    threading.Thread(target=server.serve_forever, daemon=True).start()
-    try:
-        ca = holder["ca"] = CertificateAuthority.create(
-            tmp_path / "ca", b"ca-pw", kdf_rounds=1000, ocsp_url=f"http://127.0.0.1:{server.server_port}/ocsp")
-        key = algorithms.DEFAULT.generate()
-        subject = x509.Name([x509.NameAttribute(o, v) for o, v in (
-            (NameOID.COUNTRY_NAME, "UZ"), (NameOID.COMMON_NAME, "Jasur Tursunov"), (NameOID.SURNAME, "Tursunov"),
-            (NameOID.GIVEN_NAME, "Jasur"), (oids.PINFL, "30101850123456"))])
-        cert = ca.issue(x509_signing.sign(x509.CertificateSigningRequestBuilder().subject_name(subject), key))
-        doc, sig, root = tmp_path / "a.txt", tmp_path / "a.txt.p7s", tmp_path / "root.pem"
-        doc.write_bytes(DOC)
-        sig.write_bytes(cms.sign(DOC, cms.Signer(key, cert, [ca.issuing_certificate]), detached=True))
-        root.write_bytes(ca.root_certificate.public_bytes(serialization.Encoding.PEM))
-        # the issuing CA certificate names no responder: its status comes from the root's CRL (ARL)
-        arl = tmp_path / "root-crl.pem"
-        arl.write_bytes(ca.root_crl().public_bytes(serialization.Encoding.PEM))
-        ok = imzo("verify", doc, sig, "--trust", root, "--crl", arl, "--ocsp", "--json", password=None)
-        assert ok.exit_code == 0, ok.output
-        assert [r["source"] for r in json.loads(ok.output)["signers"][0]["revocation"]] == ["ocsp", "crl"]
-        assert asked and set(asked) == {"application/ocsp-request"}
-        ca.revoke(cert.serial_number, x509.ReasonFlags.key_compromise)
-        revoked = imzo("verify", doc, sig, "--trust", root, "--crl", arl, "--ocsp", password=None)
-        assert revoked.exit_code == 3 and "INDETERMINATE/REVOKED_NO_POE" in revoked.output
-    finally:
-        server.shutdown()
-        server.server_close()
+    url = serve(lambda body: holder["ca"].ocsp_respond(body), "application/ocsp-response")
+    ca = holder["ca"] = CertificateAuthority.create(tmp_path / "ca", b"ca-pw", kdf_rounds=1000, ocsp_url=f"{url}/ocsp")
+    key = algorithms.DEFAULT.generate()
+    subject = x509.Name([x509.NameAttribute(o, v) for o, v in (
+        (NameOID.COUNTRY_NAME, "UZ"), (NameOID.COMMON_NAME, "Jasur Tursunov"), (NameOID.SURNAME, "Tursunov"),
+        (NameOID.GIVEN_NAME, "Jasur"), (oids.PINFL, "30101850123456"))])
+    cert = ca.issue(x509_signing.sign(x509.CertificateSigningRequestBuilder().subject_name(subject), key))
+    doc, sig, root = tmp_path / "a.txt", tmp_path / "a.txt.p7s", tmp_path / "root.pem"
+    doc.write_bytes(DOC)
+    sig.write_bytes(cms.sign(DOC, cms.Signer(key, cert, [ca.issuing_certificate]), detached=True))
+    root.write_bytes(ca.root_certificate.public_bytes(serialization.Encoding.PEM))
+    # the issuing CA certificate names no responder: its status comes from the root's CRL (ARL)
+    arl = tmp_path / "root-crl.pem"
+    arl.write_bytes(ca.root_crl().public_bytes(serialization.Encoding.PEM))
+    ok = imzo("verify", doc, sig, "--trust", root, "--crl", arl, "--ocsp", "--json", password=None)
+    assert ok.exit_code == 0, ok.output
+    assert [r["source"] for r in json.loads(ok.output)["signers"][0]["revocation"]] == ["ocsp", "crl"]
+    assert serve.seen and set(serve.seen) == {"application/ocsp-request"}
+    ca.revoke(cert.serial_number, x509.ReasonFlags.key_compromise)
+    revoked = imzo("verify", doc, sig, "--trust", root, "--crl", arl, "--ocsp", password=None)
+    assert revoked.exit_code == 3 and "INDETERMINATE/REVOKED_NO_POE" in revoked.output
