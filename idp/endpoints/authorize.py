@@ -219,6 +219,17 @@ def resume():
         unpark(rid)
         return render_template("error.html", error="invalid_request",
                                description="the portal's registration changed; start again from the portal"), 400
+    waiting = _login_still_needed(rid, req)
+    if waiting is not None:
+        return waiting
+    return decide(client, req, rid)
+
+
+def _login_still_needed(rid: str, req: AuthRequest):
+    """The answer for a parked request the browser's login does not (yet) meet, or None.
+
+    Every way on from a parked request (back from the login page, the consent form) goes
+    through here, so none of them can skip the new or stronger login the request asked for."""
     user = current_user if current_user.is_authenticated else None
     if user is None or (req.reauth_sid is not None and user.row.sid == req.reauth_sid):
         return redirect(url_for("account.login", authz=rid))
@@ -227,7 +238,7 @@ def resume():
         return error_redirect(req.redirect_uri, OAuthError(
             "unmet_authentication_requirements",
             f"this portal requires assurance level {req.acr}; the user's login reached {user.row.acr}"), req.state)
-    return decide(client, req, rid)
+    return None
 
 
 def decide(client: Client, req: AuthRequest, rid: str | None = None):
@@ -252,13 +263,14 @@ def consent():
     req = parked(rid)
     if req is None:
         return render_template("error.html", error="request_expired", description=None), 400
-    if not current_user.is_authenticated:
-        return redirect(url_for("account.login", authz=rid))
     client = get_client(dbs(), req.client_id)
     if client is None or req.redirect_uri not in client.redirect_uris:
         unpark(rid)
         return render_template("error.html", error="invalid_request",
                                description="the portal's registration changed; start again from the portal"), 400
+    waiting = _login_still_needed(rid, req)
+    if waiting is not None:
+        return waiting
     unpark(rid)
     s = dbs()
     person = current_user.person
