@@ -83,6 +83,9 @@ _ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
 _ATTR_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"
 _ATTR_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
 _MAX_PATH = 8
+#: Issuer candidates one path search may try: real chains need a handful; certificates that all issue
+#: each other (one key, one name) would otherwise make the depth-first search exponential
+_MAX_PATH_STEPS = 256
 #: Entries per cache (certificates, paths, revocation answers...) before it starts afresh
 _MAX_CACHE = 100_000
 
@@ -330,6 +333,7 @@ class Validator:
     def _build(self, leaf: CertInfo, pool: Sequence[CertInfo]) -> _PathResult:
         candidates = list(self._roots.values()) + list(pool) + self._extra
         constraint_error = ""
+        budget = _MAX_PATH_STEPS
 
         def issuers(c: CertInfo) -> list[CertInfo]:
             found = [p for p in candidates if p.subject == c.issuer and p.der != c.der]
@@ -339,14 +343,19 @@ class Validator:
             return sorted(found, key=lambda p: p.der not in self._roots)
 
         def walk(path: list[CertInfo]) -> list[CertInfo] | None:
-            nonlocal constraint_error
+            nonlocal constraint_error, budget
             cur = path[-1]
             if cur.der in self._roots:
                 return path
             if len(path) > _MAX_PATH:
                 return None
             for parent in issuers(cur):
-                if parent in path or not self._issued_by(cur, parent):
+                if parent in path:
+                    continue
+                budget -= 1
+                if budget < 0:
+                    return None
+                if not self._issued_by(cur, parent):
                     continue
                 problem = _ca_problem(parent, len(path) - 1)
                 if problem:
