@@ -31,6 +31,7 @@ from .api import safe_description
 bp = Blueprint("authorize", __name__)
 
 CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
+MAX_AGE = re.compile(r"[0-9]{1,10}")
 PROMPTS = {"none", "login", "consent", "select_account"}
 SINGLE = ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge",
           "code_challenge_method", "prompt", "max_age", "acr_values", "login_hint", "ui_locales", "response_mode")
@@ -135,7 +136,7 @@ def parse_request(values) -> tuple[Client, AuthRequest]:
             raise OAuthError("invalid_request", "prompt=none cannot be combined with other values")
         max_age = values.get("max_age")
         if max_age is not None:
-            if not max_age.isdigit() or len(max_age) > 10:
+            if not MAX_AGE.fullmatch(max_age):  # ASCII digits only: str.isdigit() takes '²', int() does not
                 raise OAuthError("invalid_request", "max_age must be a non-negative integer (seconds)")
             max_age = int(max_age)
         acr = requested_level(values.get("acr_values"), client.min_acr)

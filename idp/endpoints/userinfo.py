@@ -7,7 +7,7 @@ from ..context import dbs, services
 from ..keys import TokenError
 from ..models import Person, PersonState
 from ..scopes import claims_for
-from .api import json_response
+from .api import json_response, safe_description
 
 bp = Blueprint("userinfo", __name__)
 
@@ -22,6 +22,8 @@ def bearer_token() -> str | None:
 
 
 def _invalid(description: str, error: str = "invalid_token", status: int = 401):
+    # the description may quote the token's own header: RFC 6750 §3's charset, or it forges auth-params
+    description = safe_description(description)
     challenge = f'Bearer realm="yagona", error="{error}", error_description="{description}"'
     return json_response({"error": error, "error_description": description}, status,
                          {"WWW-Authenticate": challenge})

@@ -47,3 +47,32 @@ def test_consent_post_cannot_skip_the_login_the_request_requires(browser, portal
         resp = browser.login(account, resp.location)
         resp = browser.get(resp.location)
         assert resp.status_code == 302 and "code=" in resp.location
+
+
+# -- odd input must be a clean refusal, never a 500 ------------------------------------------------
+
+@pytest.mark.parametrize("max_age", ["²", "١٢", "1²", "½"])
+def test_max_age_in_non_ascii_digits_is_invalid_request_not_500(browser, portal, max_age):
+    """str.isdigit() accepts '²', which int() then refuses: a 500 from one query parameter."""
+    params, _ = browser.authorize_params(portal, max_age=max_age)
+    resp = browser.get("/authorize?" + urlencode(params))
+    assert resp.status_code == 302 and resp.location.startswith(portal.redirect_uri), resp.status_code
+    assert query_of(resp.location)["error"] == "invalid_request"
+
+
+def _forged_header_token(svc, header_extra: dict) -> str:
+    kid = svc.keys.jwks()["keys"][0]["kid"]
+    header = {"kid": kid, **header_extra}
+    return ".".join((b64url(json.dumps(header).encode()), b64url(b"{}"), b64url(b"sig")))
+
+
+@pytest.mark.parametrize("alg", ['x", error="insufficient_scope', "ES256€", "RS256\u2028x"])
+def test_userinfo_challenge_does_not_echo_token_header_values(browser, svc, alg):
+    """The token's own (unsigned) header reached the WWW-Authenticate header: quotes forged
+    auth-params, and a character outside Latin-1 was a 500."""
+    token = _forged_header_token(svc, {"alg": alg})
+    resp = browser.get("/userinfo", headers={"Authorization": f"Bearer {token}"})
+    assert resp.status_code == 401
+    challenge = resp.headers["WWW-Authenticate"]
+    assert challenge.count('"') == 6, challenge  # realm, error, error_description: no forged auth-param
+    assert all(0x20 <= ord(c) < 0x7f for c in challenge), challenge
