@@ -9,7 +9,7 @@ import datetime as dt
 import re
 import secrets
 
-from sqlalchemy import select
+from sqlalchemy import or_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
@@ -96,19 +96,12 @@ class Accounts:
         cred = s.scalar(select(Credential).where(Credential.method == PASSWORD, Credential.identifier == login)) \
             if login and len(login) <= 64 else None
         now = utcnow()
-        if cred is not None and cred.locked_until and cred.locked_until > now:
-            minutes = max(1, int((cred.locked_until - now).total_seconds() + 59) // 60)
-            raise UserError("account_locked", minutes=minutes)
+        if cred is not None:
+            _refuse_if_locked(cred, now)
         ok = self.passwords.verify(cred.secret_hash if cred else None, password or "")
         if cred is None or not ok:
             if cred is not None:
-                cred.failed_attempts += 1
-                over = cred.failed_attempts - self.settings.lockout_threshold
-                if over >= 0:
-                    wait = min(self.settings.lockout_base * (2 ** over), self.settings.lockout_max)
-                    cred.locked_until = now + dt.timedelta(seconds=wait)
-                audit(s, "login.failed", person_id=cred.person_id, detail={"method": PASSWORD})
-                s.commit()
+                self._count_failure(s, cred, now, "login.failed")
             raise UserError("login_failed")
         person = cred.person
         if person.state != PersonState.ACTIVE:
@@ -126,10 +119,40 @@ class Accounts:
         cred = s.scalar(select(Credential).where(Credential.person_id == person.id, Credential.method == PASSWORD))
         if cred is None:
             raise UserError("no_password")
+        now = utcnow()
+        _refuse_if_locked(cred, now)  # the form is a password check like the login: same lockout
         if not self.passwords.verify(cred.secret_hash, current or ""):
+            self._count_failure(s, cred, now, "password_change.failed")
             raise UserError("current_password_wrong")
         problem = password_problem(new, cred.identifier)
         if problem:
             raise UserError(problem)
         cred.secret_hash = self.passwords.hash(new)
+        cred.failed_attempts = 0
+        cred.locked_until = None
         audit(s, "account.password_changed", person_id=person.id)
+
+    def _count_failure(self, s: Session, cred: Credential, now: dt.datetime, kind: str) -> None:
+        """One more wrong password, counted by the database (racing guesses each count) and
+        committed at once; past the threshold the credential waits lockout_base * 2**k seconds."""
+        failed = s.execute(
+            update(Credential).where(Credential.id == cred.id)
+            .values(failed_attempts=Credential.failed_attempts + 1).returning(Credential.failed_attempts)
+            .execution_options(synchronize_session=False)
+        ).scalar_one()
+        over = failed - self.settings.lockout_threshold
+        if over >= 0:
+            until = now + dt.timedelta(seconds=min(self.settings.lockout_base * (2 ** min(over, 30)),
+                                                   self.settings.lockout_max))
+            s.execute(update(Credential)  # never shorten a longer lock a racing failure set
+                      .where(Credential.id == cred.id,
+                             or_(Credential.locked_until.is_(None), Credential.locked_until < until))
+                      .values(locked_until=until).execution_options(synchronize_session=False))
+        audit(s, kind, person_id=cred.person_id, detail={"method": PASSWORD})
+        s.commit()
+
+
+def _refuse_if_locked(cred: Credential, now: dt.datetime) -> None:
+    if cred.locked_until and cred.locked_until > now:
+        minutes = max(1, int((cred.locked_until - now).total_seconds() + 59) // 60)
+        raise UserError("account_locked", minutes=minutes)

@@ -9,6 +9,7 @@ from urllib.parse import urlencode
 import pytest
 from sqlalchemy import delete, select
 
+from idp.errors import UserError
 from idp.models import Credential, Grant, LoginSession
 
 from idp_helpers import Browser, csrf_from, query_of
@@ -76,3 +77,51 @@ def test_userinfo_challenge_does_not_echo_token_header_values(browser, svc, alg)
     challenge = resp.headers["WWW-Authenticate"]
     assert challenge.count('"') == 6, challenge  # realm, error, error_description: no forged auth-param
     assert all(0x20 <= ord(c) < 0x7f for c in challenge), challenge
+
+
+# -- password guessing --------------------------------------------------------------------------
+
+def _credential(svc, login: str) -> Credential:
+    with svc.db.session() as s:
+        return s.scalar(select(Credential).where(Credential.method == "password", Credential.identifier == login))
+
+
+def test_racing_wrong_passwords_all_count_toward_the_lockout(svc, account, monkeypatch):
+    """Guesses sent in parallel each read failed_attempts=0 and each wrote 1 back: the counter
+    never reached the threshold, so parallel guessing was never locked out."""
+    real_verify = svc.passwords.verify
+    raced = []
+
+    def verify(stored, password):
+        ok = real_verify(stored, password)
+        if not raced:  # a second guess, in another request, finishes while the first is hashing
+            raced.append(True)
+            with svc.db.session() as s2, pytest.raises(UserError):
+                svc.accounts.authenticate(s2, account.login, "wrong guess two")
+        return ok
+
+    monkeypatch.setattr(svc.passwords, "verify", verify)
+    with svc.db.session() as s1, pytest.raises(UserError):
+        svc.accounts.authenticate(s1, account.login, "wrong guess one")
+    assert raced and _credential(svc, account.login).failed_attempts == 2
+
+
+def test_password_change_form_is_no_unlimited_password_oracle(app, svc, account):
+    """Whoever holds a logged-in browser could try current passwords at /password without limit,
+    learn the password and keep the account. Wrong current passwords count toward the lockout."""
+    browser = Browser(app)
+    assert browser.login(account).status_code == 302
+    before = _credential(svc, account.login).secret_hash
+    for i in range(svc.settings.lockout_threshold):
+        page = browser.get("/password")
+        resp = browser.client.post("/password", data={
+            "csrf_token": csrf_from(page.text), "current_password": f"guess number {i}",
+            "new_password": "a brand new passphrase", "new_password2": "a brand new passphrase"})
+        assert resp.status_code == 400
+    page = browser.get("/password")
+    resp = browser.client.post("/password", data={
+        "csrf_token": csrf_from(page.text), "current_password": account.password,
+        "new_password": "a brand new passphrase", "new_password2": "a brand new passphrase"})
+    assert resp.status_code == 400, "the right password got through after the lockout threshold"
+    cred = _credential(svc, account.login)
+    assert cred.secret_hash == before and cred.locked_until is not None
