@@ -121,6 +121,8 @@ def check(blob: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
             if constructed:
                 stack.append(pos + n)
             else:
+                if tag in (0x06, 0x0D) and n > MAX_OID_BYTES:  # asn1crypto parses OIDs in quadratic time
+                    raise MalformedSignature(f"{what} has an object identifier of {n} bytes at byte {pos}")
                 pos += n
         if len(stack) > max_depth:
             raise MalformedSignature(f"{what} nests deeper than {max_depth} levels; refused")
@@ -225,6 +227,9 @@ def _expect(buf: bytes, pos: int, end: int, tag: int, what: str) -> tuple[int, i
 
 
 _OID_CACHE: dict[bytes, str] = {}
+#: Longest OBJECT IDENTIFIER body read; real ones are under 30 bytes. Arcs are accumulated into one
+#: integer, so an unbounded body (megabytes fit under MAX_BYTES) costs quadratic time.
+MAX_OID_BYTES = 128
 
 
 def oid(body: bytes) -> str:
@@ -234,6 +239,8 @@ def oid(body: bytes) -> str:
         return got
     if not body or body[-1] & 0x80:
         raise MalformedSignature("malformed object identifier")
+    if len(body) > MAX_OID_BYTES:
+        raise MalformedSignature(f"object identifier of {len(body)} bytes; the limit is {MAX_OID_BYTES}")
     parts: list[int] = []
     value = 0
     for b in body:

@@ -26,7 +26,7 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from keystore import pfx
 
-from . import algorithms, oids
+from . import algorithms, der as der_mod, oids
 from .errors import SigningError
 
 MAX_REQUEST_BYTES = 64 << 10
@@ -199,6 +199,10 @@ def _parse_request(request_der: bytes, policy_oid: str) -> tsp.TimeStampReq:
     if len(request_der) > MAX_REQUEST_BYTES:
         raise _Rejection("bad_data_format", f"the request is {len(request_der)} bytes; the limit is {MAX_REQUEST_BYTES}")
     try:
+        der_mod.check(bytes(request_der), max_bytes=MAX_REQUEST_BYTES, what="the request")
+    except der_mod.MalformedSignature as exc:  # before asn1crypto, which parses long OIDs in quadratic time
+        raise _Rejection("bad_data_format", f"the request is not a DER TimeStampReq (RFC 3161): {exc}") from None
+    try:
         req = tsp.TimeStampReq.load(bytes(request_der), strict=True)
         native = req.native  # forces a full parse, so truncated inner parts fail here
         hash_name = req["message_imprint"]["hash_algorithm"]["algorithm"].native
@@ -288,6 +292,10 @@ def parse_response(response_der: bytes) -> bytes:
     if len(response_der) > MAX_RESPONSE_BYTES:
         raise TimestampError(f"TSA response is {len(response_der)} bytes; refusing anything over {MAX_RESPONSE_BYTES}")
     try:
+        der_mod.check(response_der, max_bytes=MAX_RESPONSE_BYTES, what="the TSA response")
+    except der_mod.MalformedSignature as exc:
+        raise TimestampError(f"the TSA's answer is not a DER TimeStampResp: {exc}") from None
+    try:
         resp = _TimeStampResp.load(response_der, strict=True)
         status = resp["status"]["status"].native
         texts = resp["status"]["status_string"].native or []
@@ -343,6 +351,10 @@ def _check_token(
 ) -> TimestampInfo:
     if not isinstance(token_der, (bytes, bytearray)) or len(token_der) > MAX_RESPONSE_BYTES:
         raise TimestampError("the timestamp token must be DER bytes of at most 1 MiB")
+    try:
+        der_mod.check(bytes(token_der), max_bytes=MAX_RESPONSE_BYTES, what="the timestamp token")
+    except der_mod.MalformedSignature as exc:
+        raise TimestampError(f"the timestamp token is malformed: {exc}") from None
     try:
         return _check_token_structure(bytes(token_der), digest, extra_certs=extra_certs, trust_roots=trust_roots)
     except TimestampError:

@@ -23,20 +23,29 @@ from signing_pki import NOW, PKI, Party, certificate, name
 DOC = b"Murojaat: ko'cha chirog'ini tuzatib bering.\n"
 
 
+class TookTooLong(BaseException):
+    """Not an Exception, so the validator's catch-all for hostile input cannot swallow it."""
+
+
 @contextlib.contextmanager
 def within(seconds: float) -> Iterator[None]:
     """Fail (instead of hanging the test run) if the block takes longer than *seconds*."""
 
     def expire(signum, frame):  # noqa: ANN001
-        raise TimeoutError(f"took longer than {seconds} s")
+        raise TookTooLong(f"took longer than {seconds} s")
 
     old = signal.signal(signal.SIGALRM, expire)
     signal.setitimer(signal.ITIMER_REAL, seconds)
+    late = ""
     try:
         yield
+    except TookTooLong as exc:
+        late = str(exc)
     finally:
         signal.setitimer(signal.ITIMER_REAL, 0)
         signal.signal(signal.SIGALRM, old)
+    if late:  # failed outside the except block: the interrupted frame's traceback confuses pytest
+        pytest.fail(late, pytrace=False)
 
 
 def only(report):
@@ -68,3 +77,51 @@ def test_mutually_issuing_certificates_do_not_hang_path_building(pki: PKI) -> No
     assert only(report) == (Indication.INDETERMINATE, SubIndication.NO_CERTIFICATE_CHAIN_FOUND)
     # and the real chain still builds
     assert v.validate(cms.sign(DOC, pki.citizen.signer())).passed
+
+
+# --- DER: an object identifier of a million bytes ---------------------------------------------------
+
+
+def _tlv(tag: int, body: bytes) -> bytes:
+    from signing import der
+
+    return der.tlv(tag, body)
+
+
+@pytest.mark.parametrize("where", ["contentType", "eContentType", "BER"])
+def test_huge_object_identifier_is_refused_quickly(pki: PKI, where: str) -> None:
+    """An OID's arcs were accumulated into one Python int, quadratic in its length: a 400 kB OID
+    (well under the 64 MiB limit) took ~20 s, a few MB hours."""
+    huge = _tlv(0x06, b"\x81" * 400_000 + b"\x01")
+    if where == "contentType":
+        blob = _tlv(0x30, huge + _tlv(0xA0, b""))
+    else:
+        sd = _tlv(0x30, _tlv(0x02, b"\x01") + _tlv(0x31, b"") + _tlv(0x30, huge) + _tlv(0x31, b""))
+        body = _tlv(0x06, bytes.fromhex("2a864886f70d010702")) + _tlv(0xA0, sd)
+        # BER (indefinite length) goes through asn1crypto, whose OID parsing is quadratic too
+        blob = b"\x30\x80" + body + b"\x00\x00" if where == "BER" else _tlv(0x30, body)
+    v = Validator([pki.root.cert], crls=pki.crls)
+    with within(3):
+        report = v.validate(blob)
+    assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+
+
+def test_huge_object_identifier_in_timestamp_token_or_request_is_refused_quickly(pki: PKI) -> None:
+    """The RFC 3161 client and authority parse with asn1crypto: a 900 kB OID inside a token (or a
+    64 kB one in a request sent to our TSA) cost a minute (a second) of CPU."""
+    from signing import tsa
+
+    huge = _tlv(0x06, b"\x81" * 900_000 + b"\x01")
+    token = _tlv(0x30, _tlv(0x06, bytes.fromhex("2a864886f70d010702")) + _tlv(0xA0, _tlv(0x30, huge)))
+    with within(3):
+        with pytest.raises(tsa.TimestampError):
+            tsa.verify_timestamp_token(token, b"\0" * 32, [pki.root.cert])
+        with pytest.raises(tsa.TimestampError):
+            tsa.parse_response(_tlv(0x30, _tlv(0x30, _tlv(0x02, b"\0")) + token))
+    authority = tsa.TimestampAuthority(pki.tsa_party.key, pki.tsa_party.cert)
+    request = _tlv(0x30, _tlv(0x02, b"\x01") + _tlv(0x30, _tlv(0x30, _tlv(0x06, b"\x81" * 60_000 + b"\x01"))
+                                                      + _tlv(0x04, b"\0" * 32)))
+    with within(0.5):
+        answer = authority.respond(request)
+    with pytest.raises(tsa.TimestampError, match="refused"):
+        tsa.parse_response(answer)
