@@ -490,7 +490,7 @@ def _check_chain(cert: x509.Certificate, pool: list[x509.Certificate], roots: li
     """Walk issuer links from *cert* to one of *roots*, checking each signature and validity at *at*."""
     root_ders = {r.public_bytes(serialization.Encoding.DER) for r in roots}
     current = cert
-    for _ in range(MAX_CHAIN):
+    for below in range(MAX_CHAIN):
         if current.public_bytes(serialization.Encoding.DER) in root_ders:
             return
         issuer = next((c for c in roots + pool if c.subject == current.issuer and _issued_by(current, c)), None)
@@ -501,10 +501,30 @@ def _check_chain(cert: x509.Certificate, pool: list[x509.Certificate], roots: li
             )
         if not issuer.not_valid_before_utc <= at <= issuer.not_valid_after_utc:
             raise TimestampError(f"{issuer.subject.rfc4514_string()} was not valid at {at.isoformat()}")
+        _check_ca(issuer, below)
         if issuer.public_bytes(serialization.Encoding.DER) in root_ders:
             return
         current = issuer
     raise TimestampError("the TSA certificate does not chain to any of the trusted roots given")
+
+
+def _check_ca(ca: x509.Certificate, below: int) -> None:
+    """RFC 5280 6.1.4: an issuer in the chain must be a CA allowed to sign certificates *below* CAs deep."""
+    try:
+        bc = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
+    except x509.ExtensionNotFound:
+        bc = None
+    if bc is None or not bc.ca:
+        raise TimestampError(f"{ca.subject.rfc4514_string()} is not a CA (basicConstraints) but issued a certificate "
+                             "in the TSA's chain")
+    try:
+        if not ca.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
+            raise TimestampError(f"{ca.subject.rfc4514_string()} lacks the keyCertSign key usage")
+    except x509.ExtensionNotFound:
+        pass
+    if bc.path_length is not None and below > bc.path_length:
+        raise TimestampError(f"{ca.subject.rfc4514_string()} allows a path length of {bc.path_length}, "
+                             f"the TSA's chain needs {below}")
 
 
 def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:

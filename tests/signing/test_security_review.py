@@ -125,3 +125,29 @@ def test_huge_object_identifier_in_timestamp_token_or_request_is_refused_quickly
         answer = authority.respond(request)
     with pytest.raises(tsa.TimestampError, match="refused"):
         tsa.parse_response(answer)
+
+
+# --- RFC 3161 client: a citizen's certificate acting as the TSA's CA ---------------------------------
+
+
+def test_timestamp_token_chained_through_an_end_entity_is_refused(pki: PKI) -> None:
+    """verify_timestamp_token walked issuer links checking only signatures and validity: any citizen
+    could certify a 'TSA' key of their own and stamp any time they liked (here 300 days back)."""
+    from signing import tsa
+    from signing_pki import TestTSA, _ku
+
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    fake_key = ec.generate_private_key(ec.SECP256R1())
+    fake_tsa = certificate(name("Totally A TSA"), fake_key, pki.citizen, key_usage=_ku(digital_signature=True),
+                           eku=[ExtendedKeyUsageOID.TIME_STAMPING], eku_critical=True,
+                           not_before=NOW - timedelta(days=3650))
+    stamper = TestTSA(Party(fake_key, fake_tsa, [pki.citizen.cert, pki.issuing.cert]), NOW - timedelta(days=300))
+    digest = b"\x11" * 32
+    token = stamper(digest)
+    with pytest.raises(tsa.TimestampError, match="not a CA"):
+        tsa.verify_timestamp_token(token, digest, [pki.root.cert])
+    # the validator already refused it: a signature timestamp from this 'TSA' gives no proof of time
+    sig, _ = cms.add_timestamp(cms.sign(DOC, pki.expired.signer()), stamper)
+    report = Validator([pki.root.cert], crls=pki.crls).validate(sig)
+    assert not report.passed and not report.signers[0].timestamp.valid
