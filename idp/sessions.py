@@ -12,7 +12,7 @@ import secrets
 
 from flask import request
 from flask_login import LoginManager, UserMixin, current_user, login_user
-from sqlalchemy import select, update
+from sqlalchemy import or_, select, update
 
 from .assurance import METHOD_AMR, level_for
 from .audit import audit
@@ -97,8 +97,8 @@ def _replace_previous(s, new: LoginSession, now) -> None:
 
 
 def end_other_sessions(user: SessionUser, reason: str) -> int:
-    """End every other live login session of this person and revoke the grants made through them
-    (after a password change: whoever knew the old password is logged out everywhere)."""
+    """End every other live login session of this person and revoke every portal grant not made
+    through this one (after a password change: whoever knew the old password is logged out everywhere)."""
     s = dbs()
     now = utcnow()
     others = s.scalars(select(LoginSession).where(
@@ -106,10 +106,16 @@ def end_other_sessions(user: SessionUser, reason: str) -> int:
     count = 0
     for row in others:
         row.ended_at = now
-        services().tokens.revoke_session_grants(s, row.sid, reason)
         count += 1
-    if count:
-        audit(s, "sessions.ended", person_id=user.person.id, detail={"reason": reason, "count": count})
+    # every grant not made through this browser's session, found by person: a long-idle session's row
+    # may already be pruned while its portal grant still refreshes
+    grants = s.execute(update(Grant).where(
+        Grant.person_id == user.person.id, Grant.revoked_at.is_(None),
+        or_(Grant.session_id.is_(None), Grant.session_id != user.row.sid))
+        .values(revoked_at=now, revoked_reason=reason)).rowcount
+    if count or grants:
+        audit(s, "sessions.ended", person_id=user.person.id,
+              detail={"reason": reason, "count": count, "grants": grants})
     return count
 
 

@@ -3,6 +3,7 @@ so that it stays closed."""
 from __future__ import annotations
 
 import base64
+import datetime as dt
 import json
 from urllib.parse import urlencode
 
@@ -10,6 +11,7 @@ import pytest
 from sqlalchemy import delete, select
 
 from idp.errors import UserError
+from idp.housekeeping import prune
 from idp.models import Credential, Grant, LoginSession
 
 from idp_helpers import Browser, csrf_from, query_of
@@ -125,3 +127,36 @@ def test_password_change_form_is_no_unlimited_password_oracle(app, svc, account)
     assert resp.status_code == 400, "the right password got through after the lockout threshold"
     cred = _credential(svc, account.login)
     assert cred.secret_hash == before and cred.locked_until is not None
+
+
+# -- what a password change and a logout end -------------------------------------------------------
+
+def _change_password(browser: Browser, account) -> None:
+    page = browser.get("/password")
+    resp = browser.client.post("/password", data={
+        "csrf_token": csrf_from(page.text), "current_password": account.password,
+        "new_password": "a brand new passphrase", "new_password2": "a brand new passphrase"})
+    assert resp.status_code == 302
+
+
+def test_password_change_ends_grants_whose_login_session_was_pruned(app, svc, portal, account):
+    """A thief who logged in with the stolen password over a week ago still refreshes a portal's
+    tokens; `yagona db prune` has deleted the long-idle login session row. The owner's password
+    change looked for grants only through live session rows, so the thief's grant survived."""
+    thief, owner = Browser(app), Browser(app)
+    stolen = thief.tokens_for(portal, account)
+    week_ago = dt.datetime.now(dt.UTC).replace(tzinfo=None) - dt.timedelta(days=8)
+    with svc.db.session() as s:
+        sid = svc.tokens.find_refresh(s, stolen["refresh_token"])[1].session_id
+        row = s.scalar(select(LoginSession).where(LoginSession.sid == sid))
+        row.last_seen_at = row.created_at = week_ago
+    with svc.db.session() as s:
+        prune(s)
+        assert s.scalar(select(LoginSession).where(LoginSession.sid == sid)) is None
+    assert owner.login(account).status_code == 302
+    _change_password(owner, account)
+    refreshed = thief.token(portal, {"grant_type": "refresh_token", "refresh_token": stolen["refresh_token"]})
+    assert refreshed.status_code == 400 and refreshed.json["error"] == "invalid_grant"
+    # the owner's own browser keeps its login and can still sign in to portals
+    assert owner.get("/").status_code == 200
+    owner.tokens_for(portal, account)
