@@ -231,7 +231,7 @@ class Validator:
         self.max_depth = max_depth
         self._issued: dict[tuple[bytes, bytes], bool] = {}
         self._paths: dict[bytes, _PathResult] = {}
-        self._status: dict[tuple[bytes, int], _Status] = {}
+        self._status: dict[tuple[bytes, bytes, int], _Status] = {}
         self._crl_ok: dict[tuple[int, bytes], bool] = {}
         self._scv: dict[tuple[bytes, bytes], str] = {}
         for crl in crls:
@@ -379,7 +379,8 @@ class Validator:
     # --- revocation --------------------------------------------------------------------------------
 
     def _revocation(self, cert: CertInfo, issuer: CertInfo, now: datetime) -> _Status | None:
-        key = (cert.issuer, cert.serial)
+        # per issuer certificate, not per issuer name: two CAs may share a name (and a serial)
+        key = (cert.issuer, issuer.der, cert.serial)
         st = self._status.get(key)
         if st is not None and (st.expires is None or now <= st.expires):
             return st

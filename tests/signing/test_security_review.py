@@ -151,3 +151,35 @@ def test_timestamp_token_chained_through_an_end_entity_is_refused(pki: PKI) -> N
     sig, _ = cms.add_timestamp(cms.sign(DOC, pki.expired.signer()), stamper)
     report = Validator([pki.root.cert], crls=pki.crls).validate(sig)
     assert not report.passed and not report.signers[0].timestamp.valid
+
+
+# --- revocation: answers cached per issuer name, not per issuer ----------------------------------------
+
+
+def _leaf_with_serial(pki: PKI, issuer: Party, serial: int, cn: str) -> Party:
+    from signing_pki import _ku
+
+    key = ec.generate_private_key(ec.SECP256R1())
+    cert = (x509.CertificateBuilder().subject_name(name(cn, pinfl="31234567890123"))
+            .issuer_name(issuer.cert.subject).public_key(key.public_key()).serial_number(serial)
+            .not_valid_before(NOW - timedelta(days=30)).not_valid_after(NOW + timedelta(days=30))
+            .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+            .add_extension(_ku(digital_signature=True, content_commitment=True), critical=True)
+            .sign(issuer.key, hashes.SHA256()))
+    return Party(key, cert, [issuer.cert])
+
+
+def test_revocation_answer_for_one_issuer_is_not_reused_for_another_with_the_same_name(pki: PKI) -> None:
+    """Revocation answers were cached by (issuer name, serial). A second CA with the same name (a key
+    rollover, or another trusted CA that chose the name) issuing the same serial got 'good' cached,
+    and the revoked certificate of the first CA then passed."""
+    twin_key = ec.generate_private_key(ec.SECP256R1())
+    twin = Party(twin_key, certificate(pki.issuing.cert.subject, twin_key, pki.root, ca=True, path_length=0))
+    serial = x509.random_serial_number()
+    victim = _leaf_with_serial(pki, pki.issuing, serial, "STOLEN KEY")
+    other = _leaf_with_serial(pki, twin, serial, "SAME SERIAL ELSEWHERE")
+    crls = [PKI.make_crl(pki.issuing, {serial: NOW - timedelta(days=1)}), PKI.make_crl(twin, {}), pki.root_crl]
+    v = Validator([pki.root.cert], crls=crls)
+    assert v.validate(cms.sign(DOC, other.signer())).passed
+    report = v.validate(cms.sign(DOC, victim.signer()))
+    assert only(report) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE)
