@@ -22,6 +22,7 @@ from .keys import KeyRing, TokenError, at_hash
 from .models import Client, Grant, Person, RefreshToken, RevokedAccessToken, epoch, utcnow
 
 ACCESS_TOKEN_TYP = "at+jwt"
+ID_TOKEN_TYP = "JWT"
 GRANT_COLUMNS = ("id", "client_id", "person_id", "session_id", "scope", "acr", "amr", "auth_time", "expires_at",
                  "revoked_at")
 
@@ -140,7 +141,7 @@ class TokenService:
             "token_type": "Bearer",
             "expires_in": self.settings.access_token_ttl,
             "refresh_token": refresh_token,
-            "id_token": self.keys.sign(id_claims, alg=client.id_token_alg),
+            "id_token": self.keys.sign(id_claims, alg=client.id_token_alg, typ=ID_TOKEN_TYP),
             "scope": scope,
         }
 

@@ -16,6 +16,7 @@ from ..clients import get_client
 from ..context import dbs, services
 from ..keys import TokenError
 from ..sessions import end_session
+from ..tokens import ID_TOKEN_TYP
 from .authorize import _add_query
 
 bp = Blueprint("logout", __name__)
@@ -32,7 +33,9 @@ def logout():
     claims = None
     if hint:
         try:
-            claims = services().keys.verify(hint, typ=None, issuer=services().settings.issuer, verify_exp=False)
+            # an ID token (typ JWT), not an access token: those go to resource servers, not to logout
+            claims = services().keys.verify(hint, typ=ID_TOKEN_TYP, issuer=services().settings.issuer,
+                                            verify_exp=False)
         except TokenError:
             return _page_error("id_token_hint is not a valid ID token from this server")
     client_id = values.get("client_id")

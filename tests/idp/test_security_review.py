@@ -160,3 +160,14 @@ def test_password_change_ends_grants_whose_login_session_was_pruned(app, svc, po
     # the owner's own browser keeps its login and can still sign in to portals
     assert owner.get("/").status_code == 200
     owner.tokens_for(portal, account)
+
+
+def test_access_token_is_not_an_id_token_hint(browser, portal, account):
+    """RP-Initiated Logout takes an ID token as hint; an access token (handed to resource servers)
+    logged the browser out at once, without the confirmation page."""
+    tokens = browser.tokens_for(portal, account)
+    resp = browser.get("/logout?" + urlencode({"id_token_hint": tokens["access_token"]}))
+    assert resp.status_code == 400
+    assert browser.get("/").status_code == 200  # still logged in
+    resp = browser.get("/logout?" + urlencode({"id_token_hint": tokens["id_token"]}))
+    assert resp.status_code == 200 and browser.get("/").status_code == 302
