@@ -68,7 +68,7 @@ class Accounts:
         if not accept_terms:
             raise UserError("terms_required")
         email = (email or "").strip() or None
-        if email and not EMAIL_RE.match(email):
+        if email and (len(email) > 254 or not EMAIL_RE.match(email)):  # RFC 5321's limit, the column's size
             raise UserError("email_invalid")
         if s.scalar(select(Credential.id).where(Credential.method == PASSWORD, Credential.identifier == login)):
             raise UserError("login_taken")

@@ -171,3 +171,17 @@ def test_access_token_is_not_an_id_token_hint(browser, portal, account):
     assert browser.get("/").status_code == 200  # still logged in
     resp = browser.get("/logout?" + urlencode({"id_token_hint": tokens["id_token"]}))
     assert resp.status_code == 200 and browser.get("/").status_code == 302
+
+
+def test_overlong_email_is_refused_not_a_database_error(app, svc):
+    """EMAIL_RE bounded the local part and the domain but not the top-level label: 300 characters
+    passed, and PostgreSQL refused the String(254) column with a 500."""
+    client = app.test_client()
+    page = client.get("/register")
+    resp = client.post("/register", data={
+        "csrf_token": csrf_from(page.text), "login": "longmail-user", "phone": "+998901234567",
+        "password": "correct horse battery", "password2": "correct horse battery", "accept_terms": "yes",
+        "email": "a@b." + "c" * 300})
+    assert resp.status_code == 400
+    with svc.db.session() as s:
+        assert s.scalar(select(Credential).where(Credential.identifier == "longmail-user")) is None
