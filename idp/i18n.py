@@ -110,9 +110,10 @@ def t(key: str, **params: object) -> str:
 
 
 def lang_url(lang: str) -> str:
-    """This page's URL with the language switched."""
+    """This page with the language switched, as a query-only reference: a path copied from the
+    request (/%5Cevil.example/x) would be read by browsers as a link to another host."""
     from urllib.parse import urlencode
 
     args = request.args.to_dict(flat=False)
     args["lang"] = [lang]
-    return request.path + "?" + urlencode(args, doseq=True)
+    return "?" + urlencode(args, doseq=True)

@@ -185,3 +185,14 @@ def test_overlong_email_is_refused_not_a_database_error(app, svc):
     assert resp.status_code == 400
     with svc.db.session() as s:
         assert s.scalar(select(Credential).where(Credential.identifier == "longmail-user")) is None
+
+
+def test_language_links_never_leave_the_site(app):
+    """The language links were request.path + query: /%5Cevil.example/x gave href="/\\evil.example/x?lang=ru",
+    which browsers read as //evil.example/x — our own (404) page linking to a look-alike site."""
+    import re
+    resp = app.test_client().get("/%5Cevil.example/phish")
+    links = re.findall(r'<nav class="langs">(.*?)</nav>', resp.text, re.S)[0]
+    hrefs = re.findall(r'href="([^"]*)"', links)
+    assert len(hrefs) == 3 and all(h.startswith("?") for h in hrefs), hrefs  # this page, another language
+    assert not any("\\" in h or h.startswith("/") for h in hrefs), hrefs
