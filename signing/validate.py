@@ -83,6 +83,7 @@ _ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
 _ATTR_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"
 _ATTR_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
 _MAX_PATH = 8
+_CLOCK_SKEW = timedelta(minutes=5)
 #: Issuer candidates one path search may try: real chains need a handful; certificates that all issue
 #: each other (one key, one name) would otherwise make the depth-first search exponential
 _MAX_PATH_STEPS = 256
@@ -429,14 +430,17 @@ class Validator:
             resp = ocsp.load_der_ocsp_response(self._ocsp(req.public_bytes(serialization.Encoding.DER), url))
             if resp.response_status != ocsp.OCSPResponseStatus.SUCCESSFUL:
                 return None
-            if not self._ocsp_signed_by_issuer(resp, issuer):
+            if not self._ocsp_signed_by_issuer(resp, issuer, now):
                 return None
-            single = next((r for r in resp.responses if r.serial_number == cert.serial), None)
+            single = next((r for r in resp.responses if r.serial_number == cert.serial
+                           and _cert_id_names(r, cert, issuer)), None)
             if single is None:
                 return None
             nxt = single.next_update_utc
             if nxt is not None and nxt < now:
                 return None
+            if nxt is None and single.this_update_utc < now - self._ocsp_ttl - _CLOCK_SKEW:
+                return None  # no nextUpdate: only a fresh answer counts, or an old 'good' could be replayed
             expires = nxt or now + self._ocsp_ttl
             status = single.certificate_status
             if status == ocsp.OCSPCertStatus.GOOD:
@@ -449,22 +453,21 @@ class Validator:
         except Exception:  # noqa: BLE001 - a broken responder answer is "no answer"
             return None
 
-    def _ocsp_signed_by_issuer(self, resp: ocsp.OCSPResponse, issuer: CertInfo) -> bool:
+    def _ocsp_signed_by_issuer(self, resp: ocsp.OCSPResponse, issuer: CertInfo, now: datetime) -> bool:
         responders = [issuer]
+        # a delegated responder must be valid now (and when it answered): an expired one's key may be gone
+        when = max(now, resp.produced_at_utc)
         for c in resp.certificates:
             info = self._info(c.public_bytes(serialization.Encoding.DER))
             if (info and info.eku and ExtendedKeyUsageOID.OCSP_SIGNING in info.eku
+                    and info.valid_at(when) and info.valid_at(resp.produced_at_utc)
                     and self._issued_by(info, issuer)):
                 responders.append(info)
         for r in responders:
             if resp.responder_name is not None and r.cert.subject != resp.responder_name:
                 continue
             if resp.responder_key_hash is not None:
-                spki = r.cert.public_key().public_bytes(serialization.Encoding.DER,
-                                                        serialization.PublicFormat.SubjectPublicKeyInfo)
-                from asn1crypto import keys as a_keys
-                bits = a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
-                if hashlib.sha1(bits).digest() != resp.responder_key_hash:
+                if hashlib.sha1(_key_bits(r)).digest() != resp.responder_key_hash:
                     continue
             try:
                 _verify_raw(r.public_key, resp.signature, resp.tbs_response_bytes, resp.signature_hash_algorithm)
@@ -783,6 +786,32 @@ def _size(content: bytes | BinaryIO | None) -> int | None:
     if content is None or isinstance(content, (bytes, bytearray, memoryview)):
         return None if content is None else len(content)
     return content.seek(0, 2)
+
+
+def _key_bits(c: CertInfo) -> bytes:
+    """The subjectPublicKey BIT STRING's value (what OCSP key hashes are over)."""
+    from asn1crypto import keys as a_keys
+
+    spki = c.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    return a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+
+
+def _cert_id_names(single: ocsp.OCSPSingleResponse, cert: CertInfo, issuer: CertInfo) -> bool:
+    """Does this single response's CertID name *issuer* (name and key), not just the serial?"""
+    try:
+        name = hashlib.new(single.hash_algorithm.name)
+    except Exception:  # noqa: BLE001 - a hash we cannot compute names nothing we know
+        return False
+    key = name.copy()
+    key.update(_key_bits(issuer))
+    if not hmac.compare_digest(key.digest(), single.issuer_key_hash):
+        return False
+    names = []
+    for raw in (cert.issuer_raw, cert.issuer):
+        h = name.copy()
+        h.update(raw)
+        names.append(h.digest())
+    return single.issuer_name_hash in names
 
 
 def _role(what: str, depth: int, c: CertInfo) -> str:

@@ -183,3 +183,70 @@ def test_revocation_answer_for_one_issuer_is_not_reused_for_another_with_the_sam
     assert v.validate(cms.sign(DOC, other.signer())).passed
     report = v.validate(cms.sign(DOC, victim.signer()))
     assert only(report) == (Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE)
+
+
+# --- OCSP: stale, foreign or expired-responder answers --------------------------------------------
+
+
+def _ocsp_answer(pki: PKI, *, signer: Party, this_update, next_update, certs=(), by_hash=None):
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509 import ocsp
+
+    def fetch(request_der: bytes, url: str | None) -> bytes:
+        req = ocsp.load_der_ocsp_request(request_der)
+        issuer = pki.root if req.serial_number == pki.issuing.cert.serial_number else pki.issuing
+        cert = next(p.cert for p in vars(pki).values()
+                    if hasattr(p, "cert") and p.cert.serial_number == req.serial_number)
+        b = ocsp.OCSPResponseBuilder()
+        common = dict(cert_status=ocsp.OCSPCertStatus.GOOD, this_update=this_update, next_update=next_update,
+                      revocation_time=None, revocation_reason=None)
+        if by_hash is not None:
+            b = b.add_response_by_hash(issuer_name_hash=by_hash[0], issuer_key_hash=by_hash[1],
+                                       serial_number=req.serial_number, algorithm=hashes.SHA1(), **common)
+        else:
+            b = b.add_response(cert=cert, issuer=issuer.cert, algorithm=hashes.SHA1(), **common)
+        signing = signer if issuer is pki.issuing else pki.root
+        b = b.responder_id(ocsp.OCSPResponderEncoding.HASH, signing.cert)
+        if certs and signing is signer:
+            b = b.certificates(list(certs))
+        return b.sign(signing.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+
+    return fetch
+
+
+def test_replayed_ocsp_answer_without_next_update_is_not_fresh(pki: PKI) -> None:
+    """An answer without nextUpdate was taken whatever its thisUpdate: a 'good' answer recorded a month
+    ago, before the key was reported stolen, could be replayed forever (OCSP has no nonce here)."""
+    fetch = _ocsp_answer(pki, signer=pki.issuing, this_update=NOW - timedelta(days=30), next_update=None)
+    v = Validator([pki.root.cert], ocsp_fetcher=fetch)
+    assert only(v.validate(cms.sign(DOC, pki.revoked_early.signer()))) == (
+        Indication.INDETERMINATE, SubIndication.TRY_LATER)
+
+
+def test_ocsp_answer_from_an_expired_delegated_responder_is_not_trusted(pki: PKI) -> None:
+    """The delegated responder's certificate was checked for the issuer's signature and the OCSPSigning
+    EKU but not for validity: the key of a long-expired responder (thrown away, maybe leaked) still
+    vouched for a revoked certificate."""
+    from signing_pki import _ku
+
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    rk = ec.generate_private_key(ec.SECP256R1())
+    old = Party(rk, certificate(name("Old OCSP Responder"), rk, pki.issuing, key_usage=_ku(digital_signature=True),
+                                eku=[ExtendedKeyUsageOID.OCSP_SIGNING],
+                                not_before=NOW - timedelta(days=800), not_after=NOW - timedelta(days=400)))
+    fetch = _ocsp_answer(pki, signer=old, this_update=NOW - timedelta(minutes=1),
+                         next_update=NOW + timedelta(hours=1), certs=[old.cert])
+    v = Validator([pki.root.cert], ocsp_fetcher=fetch)
+    assert only(v.validate(cms.sign(DOC, pki.revoked_early.signer()))) == (
+        Indication.INDETERMINATE, SubIndication.TRY_LATER)
+
+
+def test_ocsp_answer_about_another_issuers_certificate_is_not_used(pki: PKI) -> None:
+    """Single responses were matched by serial number alone; one whose CertID names another issuer
+    (same serial, different CA) was taken as the status of the certificate asked about."""
+    fetch = _ocsp_answer(pki, signer=pki.issuing, this_update=NOW - timedelta(minutes=1),
+                         next_update=NOW + timedelta(hours=1), by_hash=(b"\x01" * 20, b"\x02" * 20))
+    v = Validator([pki.root.cert], ocsp_fetcher=fetch)
+    assert only(v.validate(cms.sign(DOC, pki.revoked_early.signer()))) == (
+        Indication.INDETERMINATE, SubIndication.TRY_LATER)
