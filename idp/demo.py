@@ -79,7 +79,8 @@ def login():
 def callback():
     info, iss = _client(), services().settings.issuer
     pending = session.pop("demo", None)
-    if not pending or not hmac.compare_digest(pending["state"], request.args.get("state", "")):
+    # as bytes: compare_digest raises TypeError on a non-ASCII str (a 500 from ?state=é)
+    if not pending or not hmac.compare_digest(pending["state"].encode(), request.args.get("state", "").encode()):
         return render_template("error.html", error="invalid_request", description="demo: state mismatch"), 400
     if "error" in request.args:
         return render_template("error.html", error="invalid_request",

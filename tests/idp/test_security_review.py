@@ -196,3 +196,12 @@ def test_language_links_never_leave_the_site(app):
     hrefs = re.findall(r'href="([^"]*)"', links)
     assert len(hrefs) == 3 and all(h.startswith("?") for h in hrefs), hrefs  # this page, another language
     assert not any("\\" in h or h.startswith("/") for h in hrefs), hrefs
+
+
+def test_demo_callback_with_non_ascii_state_is_refused_not_500(live):
+    """hmac.compare_digest raises TypeError on non-ASCII str: /demo/callback?state=é was a 500."""
+    app, _issuer = live
+    client = app.test_client()
+    assert client.get("/demo/login").status_code == 302
+    resp = client.get("/demo/callback?" + urlencode({"state": "é", "code": "x"}))
+    assert resp.status_code == 400 and "state mismatch" in resp.text
