@@ -243,7 +243,10 @@ class Validator:
     def add_crl(self, crl: x509.CertificateRevocationList) -> None:
         """Use *crl* from now on (a fresher CRL replaces cached answers for its issuer)."""
         issuer = crl.issuer.public_bytes()
-        self._crls.setdefault(issuer, []).insert(0, crl)
+        crls = self._crls.setdefault(issuer, [])
+        crls.insert(0, crl)
+        # freshest first, whatever order they come in: an older list must not hide a later revocation
+        crls.sort(key=lambda c: c.last_update_utc, reverse=True)
         for key in [k for k in self._status if k[0] == issuer]:
             del self._status[key]
 
@@ -397,7 +400,10 @@ class Validator:
             ok = self._crl_ok.get((id(crl), issuer.der))
             if ok is None:
                 try:
-                    ok = crl.is_signature_valid(issuer.public_key)
+                    # a delta, partitioned or indirect CRL (critical deltaCRLIndicator, issuingDistributionPoint)
+                    # does not list every revocation, and one without nextUpdate never goes stale: not usable
+                    ok = (crl.next_update_utc is not None and not any(e.critical for e in crl.extensions)
+                          and crl.is_signature_valid(issuer.public_key))
                 except Exception:  # noqa: BLE001 - unusable CRL
                     ok = False
                 self._crl_ok[(id(crl), issuer.der)] = ok

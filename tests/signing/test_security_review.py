@@ -250,3 +250,60 @@ def test_ocsp_answer_about_another_issuers_certificate_is_not_used(pki: PKI) -> 
     v = Validator([pki.root.cert], ocsp_fetcher=fetch)
     assert only(v.validate(cms.sign(DOC, pki.revoked_early.signer()))) == (
         Indication.INDETERMINATE, SubIndication.TRY_LATER)
+
+
+# --- CRLs: an older list, a delta list, a list that never expires ------------------------------------
+
+
+def _crl_without_next_update(ca: Party, last_update):
+    """cryptography refuses to build one, so asn1crypto does (RFC 5280 makes nextUpdate OPTIONAL in ASN.1)."""
+    from asn1crypto import crl as a_crl, x509 as a_x509
+
+    tbs = a_crl.TbsCertList({
+        "version": "v2", "signature": {"algorithm": "sha256_ecdsa"},
+        "issuer": a_x509.Name.load(ca.cert.subject.public_bytes()),
+        "this_update": a_x509.Time(name="utc_time", value=last_update),
+    })
+    sig = ca.key.sign(tbs.dump(), ec.ECDSA(hashes.SHA256()))
+    der_ = a_crl.CertificateList({"tbs_cert_list": tbs, "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+                                  "signature": sig}).dump()
+    return x509.load_der_x509_crl(der_)
+
+
+def _crl(ca: Party, revoked: dict, *, last_update, next_update, delta: bool = False):
+    if next_update is None:
+        return _crl_without_next_update(ca, last_update)
+    b = x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject).last_update(last_update)
+    if next_update is not None:
+        b = b.next_update(next_update)
+    if delta:
+        b = b.add_extension(x509.DeltaCRLIndicator(1), critical=True)
+    for serial, when in revoked.items():
+        b = b.add_revoked_certificate(x509.RevokedCertificateBuilder().serial_number(serial)
+                                      .revocation_date(when).build())
+    return b.sign(ca.key, hashes.SHA256())
+
+
+def test_older_crl_added_later_does_not_hide_a_revocation(pki: PKI) -> None:
+    """The CRL added last was consulted first, whatever its thisUpdate: feeding the validator a CRL from
+    before the revocation (still inside its nextUpdate) made a revoked certificate good again."""
+    serial = pki.revoked_early.cert.serial_number
+    fresh = _crl(pki.issuing, {serial: NOW - timedelta(days=20)}, last_update=NOW - timedelta(hours=1),
+                 next_update=NOW + timedelta(days=7))
+    old = _crl(pki.issuing, {}, last_update=NOW - timedelta(days=25), next_update=NOW + timedelta(days=5))
+    v = Validator([pki.root.cert], crls=[fresh, pki.root_crl])
+    v.add_crl(old)
+    assert only(v.validate(cms.sign(DOC, pki.revoked_early.signer()))) == (
+        Indication.INDETERMINATE, SubIndication.REVOKED_NO_POE)
+
+
+@pytest.mark.parametrize("kind", ["delta", "no next update"])
+def test_delta_crl_or_crl_without_next_update_is_not_proof_of_good_status(pki: PKI, kind: str) -> None:
+    """A delta CRL lists only what changed since its base, so 'not listed' there proves nothing (its
+    deltaCRLIndicator is critical: RFC 5280 says do not use it); a CRL without nextUpdate (which RFC
+    5280 requires) was fresh and cached forever."""
+    crl = _crl(pki.issuing, {}, last_update=NOW - timedelta(days=60),
+               next_update=NOW + timedelta(days=7) if kind == "delta" else None, delta=kind == "delta")
+    v = Validator([pki.root.cert], crls=[crl, pki.root_crl])
+    assert only(v.validate(cms.sign(DOC, pki.revoked_early.signer()))) == (
+        Indication.INDETERMINATE, SubIndication.TRY_LATER)
