@@ -13,7 +13,7 @@ import time
 from dataclasses import asdict, dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 
-from flask import Blueprint, redirect, render_template, request, session, url_for
+from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
 
@@ -37,6 +37,9 @@ SINGLE = ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce
           "code_challenge_method", "prompt", "max_age", "acr_values", "login_hint", "ui_locales", "response_mode")
 PENDING_TTL = 30 * 60
 MAX_PENDING = 4
+#: bytes of session cookie parked requests may fill: browsers drop a cookie over 4096 bytes, and the
+#: login and the CSRF token still add theirs
+COOKIE_BUDGET = 3400
 
 
 @dataclass
@@ -190,8 +193,16 @@ def park(req: AuthRequest) -> str:
         pending.pop(min(pending, key=lambda k: pending[k]["created"]))
     rid = secrets.token_urlsafe(12)
     pending[rid] = asdict(req)
+    while len(pending) > 1 and _cookie_size({**session, "authz": pending}) > COOKIE_BUDGET:
+        pending.pop(min((k for k in pending if k != rid), key=lambda k: pending[k]["created"]))  # the new one stays
     session["authz"] = pending
     return rid
+
+
+def _cookie_size(data: dict) -> int:
+    """The length of the session cookie's value that *data* would make."""
+    serializer = current_app.session_interface.get_signing_serializer(current_app)
+    return len(serializer.dumps(data)) if serializer is not None else 0
 
 
 def parked(rid: str | None) -> AuthRequest | None:

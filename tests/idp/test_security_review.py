@@ -205,3 +205,32 @@ def test_demo_callback_with_non_ascii_state_is_refused_not_500(live):
     assert client.get("/demo/login").status_code == 302
     resp = client.get("/demo/callback?" + urlencode({"state": "é", "code": "x"}))
     assert resp.status_code == 400 and "state mismatch" in resp.text
+
+
+def test_parked_requests_keep_the_session_cookie_within_browser_limits(app, portal, account):
+    """Each waiting authorization request (state up to 1024, nonce up to 512 characters) was parked
+    in the session cookie, up to four of them: three long ones made a 5 kB cookie, which browsers
+    silently drop — a page anyone can link to made the next login request (or the login) vanish."""
+    import random
+    import string
+    import warnings
+
+    rnd = random.Random(7)
+    text = lambda n: "".join(rnd.choice(string.ascii_letters + string.digits) for _ in range(n))  # noqa: E731
+    b = Browser(app)
+    sizes = []
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # werkzeug warns about the size we check ourselves
+        for _ in range(5):
+            params, verifier = b.authorize_params(portal, state=text(1024), nonce=text(512), login_hint="x" * 64)
+            resp = b.get("/authorize?" + urlencode(params))
+            sizes += [len(h) for h in resp.headers.getlist("Set-Cookie")]
+        resp = b.login(account, resp.location)
+        sizes += [len(h) for h in resp.headers.getlist("Set-Cookie")]
+        resp = b.get(resp.location)
+        sizes += [len(h) for h in resp.headers.getlist("Set-Cookie")]
+        if resp.status_code == 200:
+            resp = b.consent(resp.text)
+            sizes += [len(h) for h in resp.headers.getlist("Set-Cookie")]
+    assert max(sizes) <= 4093, sizes  # werkzeug's limit: what every browser keeps
+    assert resp.status_code == 302 and query_of(resp.location).get("state") == params["state"]  # the newest went through
