@@ -27,7 +27,7 @@ from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
 from . import algorithms, der
-from .cms import SIGNATURE_TIMESTAMP, TST_INFO, tst_info
+from .cms import DATA, SIGNATURE_TIMESTAMP, TST_INFO, tst_info
 from .report import (
     CertificateSummary,
     Indication,
@@ -675,6 +675,11 @@ class Validator:
                          "the content-type attribute does not match the encapsulated content type")
                 return None
             signed_bytes = b"\x31" + si.signed_attrs_der[1:]
+        elif content_type != DATA:
+            # RFC 5652 5.3: only id-data may be signed bare; anything else needs its type bound by attributes
+            rep.fail(SubIndication.FORMAT_FAILURE,
+                     f"a signer without signed attributes over content type {content_type} (RFC 5652 5.3)")
+            return None
         else:
             signed_bytes = None
 
@@ -751,8 +756,11 @@ class Validator:
         if core is None:
             ts.message = f"timestamp token: {inner.errors[-1]}"
             return ts
-        tsa, _ = core
+        tsa, tsa_attrs = core
         ts.tsa = tsa.subject_str
+        if not tsa_attrs.get("cades"):
+            ts.message = "the timestamp token does not name its TSA certificate (no signing-certificate attribute)"
+            return ts
         if not tsa.eku or ExtendedKeyUsageOID.TIME_STAMPING not in tsa.eku or not tsa.eku_critical:
             ts.message = "the timestamp's signer is not a TSA (no critical timeStamping extended key usage)"
             return ts

@@ -307,3 +307,41 @@ def test_delta_crl_or_crl_without_next_update_is_not_proof_of_good_status(pki: P
     v = Validator([pki.root.cert], crls=[crl, pki.root_crl])
     assert only(v.validate(cms.sign(DOC, pki.revoked_early.signer()))) == (
         Indication.INDETERMINATE, SubIndication.TRY_LATER)
+
+
+# --- signed attributes: a signer without them over something other than id-data ----------------------
+
+
+def test_timestamp_token_without_signed_attributes_gives_no_proof_of_time(pki: PKI) -> None:
+    """RFC 5652 5.3: signed attributes MUST be present unless the content is id-data, and RFC 3161 wants
+    the signing-certificate attribute in them. A TSTInfo signed bare (no content-type binding, nothing
+    naming the TSA certificate) was taken as proof of time."""
+    from asn1crypto import cms as a_cms, tsp as a_tsp, x509 as a_x509
+    from cryptography.hazmat.primitives import serialization
+
+    tsa = pki.old_tsa_party
+    a_cert = a_x509.Certificate.load(tsa.cert.public_bytes(serialization.Encoding.DER))
+
+    def bare(digest: bytes, hash_name: str = "sha256") -> bytes:
+        tst = a_tsp.TSTInfo({"version": "v1", "policy": "1.2.860.3.16.99.1", "serial_number": 7,
+                             "message_imprint": {"hash_algorithm": {"algorithm": hash_name}, "hashed_message": digest},
+                             "gen_time": NOW - timedelta(days=400)})
+        signature = tsa.key.sign(tst.dump(), ec.ECDSA(hashes.SHA256()))
+        return a_cms.ContentInfo({"content_type": "signed_data", "content": a_cms.SignedData({
+            "version": "v3", "digest_algorithms": [{"algorithm": "sha256"}],
+            "encap_content_info": {"content_type": "tst_info", "content": tst},
+            "certificates": [a_cert],
+            "signer_infos": [{
+                "version": "v1",
+                "sid": a_cms.SignerIdentifier(name="issuer_and_serial_number", value={
+                    "issuer": a_cert.issuer, "serial_number": a_cert.serial_number}),
+                "digest_algorithm": {"algorithm": "sha256"},
+                "signature_algorithm": {"algorithm": "sha256_ecdsa"},
+                "signature": signature,
+            }],
+        })}).dump()
+
+    sig, _ = cms.add_timestamp(cms.sign(DOC, pki.expired.signer()), bare)
+    report = Validator([pki.root.cert], crls=pki.crls).validate(sig)
+    assert not report.signers[0].timestamp.valid
+    assert only(report) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
