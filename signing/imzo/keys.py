@@ -30,6 +30,7 @@ from cryptography.x509.oid import NameOID
 
 from keystore.errors import KeystoreError
 from keystore import pfx
+from keystore.files import atomic_write
 from keystore.folder import KeysFolder
 
 from .. import algorithms, oids, x509_signing
@@ -211,12 +212,12 @@ def export(name: str, out: Path, keys_dir: Path | None, password_stdin: bool) ->
     """Write a copy of key NAME to OUT as a PFX locked with an export password."""
     folder = _folder(keys_dir)
     folder.entry(name)
+    if out.exists():  # never over another file: it may be another key's only copy
+        raise click.ClickException(f"{out} exists; pick another file name")
     password = read_password("Key password", password_stdin)
     export_password = read_password("Export password", password_stdin, confirm=True)
     blob = folder.export(name, password, export_password)
-    fd = os.open(out, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "wb") as f:
-        f.write(blob)
+    atomic_write(out, blob)  # a temp file beside OUT, then a rename: never half a PFX
     click.echo(f"exported {name} to {out}", err=True)
 
 

@@ -345,3 +345,32 @@ def test_timestamp_token_without_signed_attributes_gives_no_proof_of_time(pki: P
     report = Validator([pki.root.cert], crls=pki.crls).validate(sig)
     assert not report.signers[0].timestamp.valid
     assert only(report) == (Indication.INDETERMINATE, SubIndication.OUT_OF_BOUNDS_NO_POE)
+
+
+# --- imzo keys export: the output file -----------------------------------------------------------------
+
+
+def test_keys_export_does_not_clobber_an_existing_file(pki: PKI, tmp_path, monkeypatch) -> None:
+    """`imzo keys export` opened OUT with O_TRUNC and wrote in place: exporting onto another key's file
+    (a slip of the tab key: `export ali DSKEYS/bob.pfx`) destroyed bob's only key, and a crash midway
+    left a half-written PFX."""
+    from click.testing import CliRunner
+
+    from keystore.folder import KeysFolder
+    from signing.imzo import keys as keys_cli, main
+
+    monkeypatch.setattr(keys_cli, "KDF_ROUNDS", 1000)
+    folder = KeysFolder(tmp_path / "DSKEYS", kdf_rounds=1000)
+    folder.store("ali", pki.citizen.key, b"ali-pw", certificate=pki.citizen.cert)
+    folder.store("bob", pki.employee.key, b"bob-pw", certificate=pki.employee.cert)
+    bob_before = (tmp_path / "DSKEYS" / "bob.pfx").read_bytes()
+    r = CliRunner().invoke(main, ["keys", "export", "ali", str(tmp_path / "DSKEYS" / "bob.pfx"),
+                                  "--keys", str(tmp_path / "DSKEYS"), "--password-stdin"], input="ali-pw\nexport-pw\n")
+    assert r.exit_code != 0 and "exists" in r.output and "Traceback" not in r.output
+    assert (tmp_path / "DSKEYS" / "bob.pfx").read_bytes() == bob_before
+    assert folder.open("bob", b"bob-pw").certificate == pki.employee.cert
+    out = tmp_path / "ali-copy.pfx"
+    r = CliRunner().invoke(main, ["keys", "export", "ali", str(out), "--keys", str(tmp_path / "DSKEYS"),
+                                  "--password-stdin"], input="ali-pw\nexport-pw\n")
+    assert r.exit_code == 0, r.output
+    assert out.stat().st_mode & 0o077 == 0 and not list(tmp_path.glob(".ali-copy.pfx.*"))
