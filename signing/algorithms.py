@@ -39,6 +39,8 @@ class Algorithm:
         return {"sha256": hashes.SHA256(), "sha384": hashes.SHA384(), "sha512": hashes.SHA512()}[self.digest_name]
 
 
+#: Smallest RSA modulus signed, certified or accepted
+MIN_RSA_BITS = 2048
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 
 ECDSA_P256 = Algorithm(
@@ -72,7 +74,8 @@ RSA_PSS_3072 = Algorithm(
     generate=lambda: rsa.generate_private_key(public_exponent=65537, key_size=3072),
     sign=lambda key, data: key.sign(data, _PSS, hashes.SHA256()),
     verify=lambda pub, sig, data: pub.verify(sig, data, _PSS, hashes.SHA256()),
-    matches=lambda k: isinstance(k, (rsa.RSAPrivateKey, rsa.RSAPublicKey)),
+    # we make 3072-bit keys; smaller ones from elsewhere down to 2048 (NIST SP 800-57) only, never 512/1024
+    matches=lambda k: isinstance(k, (rsa.RSAPrivateKey, rsa.RSAPublicKey)) and k.key_size >= MIN_RSA_BITS,
     # RSASSA-PSS-params: SHA-256, MGF1 with SHA-256, salt 32, trailer 1 (RFC 4055)
     signature_parameters=bytes.fromhex(
         "3034a00f300d06096086480165030402010500a11c301a06092a864886f70d010108300d0609608648016503040201"

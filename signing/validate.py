@@ -640,6 +640,11 @@ class Validator:
         rep.subject, rep.issuer = cert.subject_str, cert.summary.issuer
         rep.serial_number = cert.summary.serial_number
 
+        if isinstance(cert.public_key, rsa.RSAPublicKey) and cert.public_key.key_size < algorithms.MIN_RSA_BITS:
+            rep.fail(SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+                     f"the signer's RSA key has {cert.public_key.key_size} bits; at least "
+                     f"{algorithms.MIN_RSA_BITS} are required")
+            return None
         if digest_name in _WEAK_DIGESTS:
             rep.fail(SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, f"digest algorithm {digest_name} is too weak")
             return None

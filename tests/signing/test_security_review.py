@@ -374,3 +374,43 @@ def test_keys_export_does_not_clobber_an_existing_file(pki: PKI, tmp_path, monke
                                   "--password-stdin"], input="ali-pw\nexport-pw\n")
     assert r.exit_code == 0, r.output
     assert out.stat().st_mode & 0o077 == 0 and not list(tmp_path.glob(".ali-copy.pfx.*"))
+
+
+# --- the CA: a weak key in a CSR ---------------------------------------------------------------------
+
+
+def test_ca_refuses_a_small_rsa_key_and_the_validator_refuses_its_signatures(pki: PKI, tmp_path) -> None:
+    """'rsa-pss-3072' matched any RSA key, so the CA certified a 1024-bit (or 512-bit) key from a CSR:
+    a key anyone with a cluster can factor, then sign as that citizen (and the citizen can deny any
+    signature). The validator accepted such signatures too."""
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    from cryptography.x509.oid import NameOID
+
+    from signing import x509_signing
+    from signing.ca import CertificateAuthority, CertificateRequestError
+    from signing.oids import PINFL
+
+    weak = rsa.generate_private_key(public_exponent=65537, key_size=1024)
+    subject = x509.Name([x509.NameAttribute(NameOID.COUNTRY_NAME, "UZ"),
+                         x509.NameAttribute(NameOID.COMMON_NAME, "Alisher Valiyev"),
+                         x509.NameAttribute(NameOID.SURNAME, "Valiyev"),
+                         x509.NameAttribute(NameOID.GIVEN_NAME, "Alisher"),
+                         x509.NameAttribute(PINFL, "32301940190066")])
+    csr = x509.CertificateSigningRequestBuilder().subject_name(subject).sign(weak, hashes.SHA256())
+    ca = CertificateAuthority.create(tmp_path / "ca", b"ca-pw", kdf_rounds=1000)
+    with pytest.raises(CertificateRequestError):
+        ca.issue(csr)
+    assert ca.issued() == []
+    # a weak key certified by some other trusted CA does not make a valid signature either
+    leaf = certificate(name("WEAK RSA", pinfl="31234567890123"), weak, pki.issuing)
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    alg = x509_signing.algorithms.Algorithm(
+        name="test-rsa-pkcs1", digest_name="sha256", signature_oid="1.2.840.113549.1.1.11",
+        asn1_signature_name="sha256_rsa", generate=lambda: weak,
+        sign=lambda key, data: key.sign(data, padding.PKCS1v15(), hashes.SHA256()),
+        verify=lambda pub, sig, data: pub.verify(sig, data, padding.PKCS1v15(), hashes.SHA256()),
+        matches=lambda k: False)
+    sig = cms.sign(DOC, cms.Signer(weak, leaf, [pki.issuing.cert], algorithm=alg))
+    report = Validator([pki.root.cert], crls=pki.crls).validate(sig)
+    assert only(report) == (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE)
