@@ -16,6 +16,8 @@ from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
 from flask_login import current_user
 from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
 from ..assurance import requested_level, satisfies
 from ..audit import audit
@@ -290,15 +292,30 @@ def consent():
         audit(s, "consent.denied", person_id=person.id, client_id=client.client_id)
         s.commit()
         return error_redirect(req.redirect_uri, OAuthError("access_denied", "the user declined"), req.state)
-    row = s.scalar(select(Consent).where(Consent.person_id == person.id, Consent.client_id == client.client_id))
-    if row is None:
-        s.add(Consent(person_id=person.id, client_id=client.client_id, scopes=req.scope))
-    else:
-        row.scopes = sorted(set(row.scopes) | set(req.scope))
-        row.granted_at = utcnow()
+    _remember_consent(s, person.id, client.client_id, req.scope)
     audit(s, "consent.granted", person_id=person.id, client_id=client.client_id, detail={"scopes": req.scope})
     s.flush()
     return issue_code(client, req)
+
+
+def _remember_consent(s, person_id: int, client_id: str, scopes: list[str]) -> None:
+    """Add *scopes* to what the person lets the portal see. Insert-if-absent in one statement, so two
+    tabs consenting at once both land instead of the second hitting the unique constraint (a 500)."""
+    dialect = s.get_bind().dialect.name
+    insert = {"postgresql": pg_insert, "sqlite": sqlite_insert}.get(dialect)
+    if insert is not None:
+        added = s.execute(insert(Consent).values(person_id=person_id, client_id=client_id, scopes=scopes,
+                                                 granted_at=utcnow())
+                          .on_conflict_do_nothing(index_elements=["person_id", "client_id"])
+                          .returning(Consent.id)).first()  # rowcount is -1 on psycopg here
+        if added is not None:
+            return
+    row = s.scalar(select(Consent).where(Consent.person_id == person_id, Consent.client_id == client_id))
+    if row is None:
+        s.add(Consent(person_id=person_id, client_id=client_id, scopes=scopes))
+    else:
+        row.scopes = sorted(set(row.scopes) | set(scopes))
+        row.granted_at = utcnow()
 
 
 def issue_code(client: Client, req: AuthRequest):

@@ -234,3 +234,36 @@ def test_parked_requests_keep_the_session_cookie_within_browser_limits(app, port
             sizes += [len(h) for h in resp.headers.getlist("Set-Cookie")]
     assert max(sizes) <= 4093, sizes  # werkzeug's limit: what every browser keeps
     assert resp.status_code == 302 and query_of(resp.location).get("state") == params["state"]  # the newest went through
+
+
+def test_two_tabs_consenting_at_once_do_not_crash(app, svc, make_portal, account, monkeypatch):
+    """Two consent forms for the same portal submitted together (two tabs, a double click): both
+    saw no consent row, both inserted one, and the unique constraint made the second a 500."""
+    from sqlalchemy import event
+
+    from idp.models import Consent
+
+    portal = make_portal()
+    b = Browser(app)
+    params, _ = b.authorize_params(portal)
+    resp = b.get("/authorize?" + urlencode(params))
+    resp = b.get(b.login(account, resp.location).location)
+    assert resp.status_code == 200 and "/authorize/consent" in resp.text
+    raced = []
+
+    def other_tab(_conn, _cursor, statement, *_args):
+        if not raced and statement.lstrip().upper().startswith("INSERT INTO CONSENTS"):
+            raced.append(True)
+            with svc.db.session() as s2:  # the other tab's consent lands first
+                s2.add(Consent(person_id=account.person_id, client_id=portal.client_id, scopes=["openid"]))
+
+    event.listen(svc.db.engine, "before_cursor_execute", other_tab)
+    try:
+        resp = b.consent(resp.text)
+    finally:
+        event.remove(svc.db.engine, "before_cursor_execute", other_tab)
+    assert raced and resp.status_code == 302 and "code=" in resp.location, (resp.status_code, resp.location)
+    with svc.db.session() as s:
+        row = s.scalar(select(Consent).where(Consent.person_id == account.person_id,
+                                             Consent.client_id == portal.client_id))
+        assert set(row.scopes) >= set(params["scope"].split())
