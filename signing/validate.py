@@ -896,7 +896,7 @@ def _verify_signer_signature(
                 salt = p["salt_length"].native
             except Exception as exc:  # noqa: BLE001
                 raise _Unsupported(f"unreadable RSA-PSS parameters: {exc}") from None
-            if h not in _HASHES or mgf_h not in _HASHES:
+            if h not in _HASHES or mgf_h not in _HASHES or h in _WEAK_DIGESTS:
                 raise _Unsupported(f"RSA-PSS with {h}/{mgf_h} is not supported")
             pub.verify(signature, data, padding.PSS(mgf=padding.MGF1(_HASHES[mgf_h]), salt_length=salt), _HASHES[h])
         else:

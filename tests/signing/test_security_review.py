@@ -414,3 +414,28 @@ def test_ca_refuses_a_small_rsa_key_and_the_validator_refuses_its_signatures(pki
     sig = cms.sign(DOC, cms.Signer(weak, leaf, [pki.issuing.cert], algorithm=alg))
     report = Validator([pki.root.cert], crls=pki.crls).validate(sig)
     assert only(report) == (Indication.INDETERMINATE, SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE)
+
+
+def test_rsa_pss_with_sha1_inside_its_parameters_is_refused(pki: PKI) -> None:
+    """SHA-1 was refused as the digest algorithm but not as the RSA-PSS hash inside the signature
+    parameters: the signed attributes were then protected only by SHA-1 (chosen-prefix collisions)."""
+    from asn1crypto import algos as a_algos
+    from cryptography.hazmat.primitives.asymmetric import padding
+
+    from signing import algorithms
+
+    pss1 = padding.PSS(mgf=padding.MGF1(hashes.SHA1()), salt_length=20)
+    alg = algorithms.Algorithm(
+        name="test-pss-sha1", digest_name="sha256", signature_oid="1.2.840.113549.1.1.10",
+        asn1_signature_name="rsassa_pss", generate=lambda: None,
+        sign=lambda key, data: key.sign(data, pss1, hashes.SHA1()),
+        verify=lambda pub, sig, data: pub.verify(sig, data, pss1, hashes.SHA1()), matches=lambda k: False,
+        signature_parameters=a_algos.RSASSAPSSParams({
+            "hash_algorithm": {"algorithm": "sha1"},
+            "mask_gen_algorithm": {"algorithm": "mgf1", "parameters": {"algorithm": "sha1"}},
+            "salt_length": 20}).dump())
+    sig = cms.sign(DOC, cms.Signer(pki.rsa.key, pki.rsa.cert, pki.rsa.chain, algorithm=alg))
+    report = Validator([pki.root.cert], crls=pki.crls).validate(sig)
+    assert not report.passed
+    assert report.signers[0].sub_indication in (SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
+                                                SubIndication.FORMAT_FAILURE)
