@@ -267,3 +267,29 @@ def test_two_tabs_consenting_at_once_do_not_crash(app, svc, make_portal, account
         row = s.scalar(select(Consent).where(Consent.person_id == account.person_id,
                                              Consent.client_id == portal.client_id))
         assert set(row.scopes) >= set(params["scope"].split())
+
+
+# -- transport and logs ------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def https_app(app, settings):
+    from idp.app import create_app
+
+    secure = create_app(settings.with_(issuer="https://id.example.uz"))
+    secure.config["TESTING"] = True
+    yield secure
+    secure.extensions["yagona"].db.engine.dispose()
+
+
+def test_database_errors_do_not_carry_statement_parameters(svc, account):
+    """A failed statement's exception text (and so the log line of every 500) listed its bound
+    parameters: phone numbers, e-mails, PINFLs, password hashes."""
+    from sqlalchemy import insert
+    from sqlalchemy.exc import IntegrityError
+
+    from idp.models import Person
+
+    marker = "+998909999999"
+    with pytest.raises(IntegrityError) as info, svc.db.session() as s:
+        s.execute(insert(Person).values(public_id=account.public_id, phone=marker))  # public_id is unique
+    assert marker not in str(info.value)
