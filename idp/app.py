@@ -109,6 +109,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     @app.after_request
     def security_headers(resp):
         resp.headers.setdefault("X-Content-Type-Options", "nosniff")
+        if settings.secure_cookies:  # an https issuer: browsers must never try plain http first
+            resp.headers.setdefault("Strict-Transport-Security", "max-age=31536000")
         # same-origin: our forms send a Referer (flask-wtf checks it under https), portals get none
         resp.headers.setdefault("Referrer-Policy", "same-origin")
         if resp.mimetype == "text/html":

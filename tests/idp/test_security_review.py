@@ -281,6 +281,15 @@ def https_app(app, settings):
     secure.extensions["yagona"].db.engine.dispose()
 
 
+def test_https_issuer_sends_strict_transport_security(https_app, app):
+    """Under an https issuer nothing told browsers to stay on https: the first plain-http request
+    (a typed address, an http link) could be stripped and the login page served by an intruder."""
+    for path in ("/login", "/.well-known/openid-configuration"):
+        resp = https_app.test_client().get(path, base_url="https://id.example.uz")
+        assert "max-age=" in resp.headers.get("Strict-Transport-Security", ""), path
+    assert "Strict-Transport-Security" not in app.test_client().get("/login").headers  # not on http
+
+
 def test_database_errors_do_not_carry_statement_parameters(svc, account):
     """A failed statement's exception text (and so the log line of every 500) listed its bound
     parameters: phone numbers, e-mails, PINFLs, password hashes."""
