@@ -172,6 +172,8 @@ class CertificateAuthority:
         )
         config = {"version": 1, "name": name.strip(), "algorithm": alg.name, "ocsp_url": ocsp_url, "crl_url": crl_url}
         with locked(folder):
+            if (folder / "ca.json").exists():  # again under the lock: another init may have finished meanwhile
+                raise CAError(f"{folder} already holds a CA; open it, or pick an empty folder")
             atomic_write(folder / "root.pfx", pfx.encrypt_key(root_key, password, root_cert, name="root", kdf_rounds=kdf_rounds))
             atomic_write(
                 folder / "issuing.pfx",

@@ -439,3 +439,28 @@ def test_rsa_pss_with_sha1_inside_its_parameters_is_refused(pki: PKI) -> None:
     assert not report.passed
     assert report.signers[0].sub_indication in (SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE,
                                                 SubIndication.FORMAT_FAILURE)
+
+
+def test_two_ca_inits_racing_do_not_overwrite_each_other(tmp_path, monkeypatch) -> None:
+    """`create` looked for ca.json before taking the folder lock: a second `imzo ca init` that started
+    while the first ran overwrote the first CA's keys and index after it had been created (and perhaps
+    its root handed out)."""
+    from signing import ca as ca_mod
+
+    folder = tmp_path / "ca"
+    real_locked = ca_mod.locked
+    first: list = []
+
+    @contextlib.contextmanager
+    def racing(path):  # the other init wins the lock just before us
+        if not first:
+            monkeypatch.setattr(ca_mod, "locked", real_locked)
+            first.append(ca_mod.CertificateAuthority.create(folder, b"first", kdf_rounds=1000))
+        with real_locked(path):
+            yield
+
+    monkeypatch.setattr(ca_mod, "locked", racing)
+    with pytest.raises(ca_mod.CAError, match="already holds a CA"):
+        ca_mod.CertificateAuthority.create(folder, b"second", kdf_rounds=1000)
+    opened = ca_mod.CertificateAuthority.open(folder, b"first")
+    assert opened.root_certificate == first[0].root_certificate
