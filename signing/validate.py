@@ -87,8 +87,11 @@ _CLOCK_SKEW = timedelta(minutes=5)
 #: Issuer candidates one path search may try: real chains need a handful; certificates that all issue
 #: each other (one key, one name) would otherwise make the depth-first search exponential
 _MAX_PATH_STEPS = 256
-#: Entries per cache (certificates, paths, revocation answers...) before it starts afresh
+#: Entries per cache (paths, revocation answers...) before it starts afresh
 _MAX_CACHE = 100_000
+#: The same for caches any signature fills with certificates of its choosing (parsed certificates,
+#: issuer-signature checks, signing-certificate checks): ~7 kB an entry, so kept smaller
+_MAX_CERT_CACHE = 4096
 
 
 def _now() -> datetime:
@@ -295,7 +298,7 @@ class Validator:
                 info: CertInfo | None = CertInfo(der_bytes)
         except Exception:  # noqa: BLE001 - an unreadable certificate is simply not usable
             info = None
-        if len(self._certs) > _MAX_CACHE:
+        if len(self._certs) > _MAX_CERT_CACHE:
             self._certs.clear()
         self._certs[der_bytes] = info
         return info
@@ -318,7 +321,7 @@ class Validator:
                 ok = True
             except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
                 ok = False
-            if len(self._issued) > _MAX_CACHE:
+            if len(self._issued) > _MAX_CERT_CACHE:
                 self._issued.clear()
             self._issued[key] = ok
         return ok
@@ -722,7 +725,7 @@ class Validator:
             problem = self._scv.get(key)
             if problem is None:
                 problem = _signing_certificate_problem(attrs, cert)
-                if len(self._scv) > _MAX_CACHE:
+                if len(self._scv) > _MAX_CERT_CACHE:
                     self._scv.clear()
                 self._scv[key] = problem
             if problem:

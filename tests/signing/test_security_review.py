@@ -464,3 +464,26 @@ def test_two_ca_inits_racing_do_not_overwrite_each_other(tmp_path, monkeypatch) 
         ca_mod.CertificateAuthority.create(folder, b"second", kdf_rounds=1000)
     opened = ca_mod.CertificateAuthority.open(folder, b"first")
     assert opened.root_certificate == first[0].root_certificate
+
+
+# --- caches an attacker fills ------------------------------------------------------------------------
+
+
+def test_certificates_from_hostile_signatures_do_not_pile_up_in_a_long_lived_validator(pki: PKI) -> None:
+    """Every certificate in every signature was parsed into a ~7 kB cache entry kept until 100,000 of
+    them: a few hundred 200 kB signatures full of throwaway certificates grew one service validator by
+    close to a gigabyte (per worker)."""
+    from cryptography.hazmat.primitives import serialization
+
+    base = bytearray(pki.citizen.cert.public_bytes(serialization.Encoding.DER))
+    v = Validator([pki.root.cert], crls=pki.crls)
+    n = 0
+    for _ in range(12):
+        junk = []
+        for _ in range(500):
+            n += 1
+            base[-2:] = n.to_bytes(2, "big")  # a different (wrongly signed) certificate each time
+            junk.append(x509.load_der_x509_certificate(bytes(base)))
+        v.validate(cms.sign(DOC, cms.Signer(pki.employee.key, pki.employee.cert, [pki.issuing.cert] + junk)))
+    assert len(v._certs) <= 5_000 and len(v._issued) <= 5_000
+    assert v.validate(cms.sign(DOC, pki.citizen.signer())).passed
