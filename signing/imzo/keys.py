@@ -60,7 +60,10 @@ def read_password(prompt: str, from_stdin: bool, *, confirm: bool = False) -> by
         value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, show_default=False)
     if not value:
         raise click.ClickException(f"{prompt} must not be empty")
-    return value.encode()
+    try:
+        return value.encode()
+    except UnicodeError:  # undecodable stdin bytes arrive as surrogates; PKCS#12 passwords are UTF-8
+        raise click.ClickException(f"{prompt} is not valid UTF-8 text") from None
 
 
 def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:

@@ -487,3 +487,26 @@ def test_certificates_from_hostile_signatures_do_not_pile_up_in_a_long_lived_val
         v.validate(cms.sign(DOC, cms.Signer(pki.employee.key, pki.employee.cert, [pki.issuing.cert] + junk)))
     assert len(v._certs) <= 5_000 and len(v._issued) <= 5_000
     assert v.validate(cms.sign(DOC, pki.citizen.signer())).passed
+
+
+# --- the imzo command: passwords that are not UTF-8 ---------------------------------------------------
+
+
+def test_password_on_stdin_that_is_not_utf8_is_a_one_line_error_not_a_traceback(pki: PKI, tmp_path) -> None:
+    """A password line that is not UTF-8 (a latin-1 terminal, a script) crashed every command that reads
+    one with a UnicodeEncodeError traceback."""
+    import os
+    import subprocess
+    import sys
+
+    from keystore.pfx import encrypt_key
+
+    pfx = tmp_path / "ali.pfx"
+    pfx.write_bytes(encrypt_key(pki.citizen.key, b"parol", pki.citizen.cert, kdf_rounds=1000))
+    env = {**os.environ, "PYTHONPATH": os.getcwd(), "IMZO_KEYS": str(tmp_path / "keys")}
+    code = "import sys; from signing.imzo import main; sys.argv = ['imzo'] + sys.argv[1:]; main()"
+    r = subprocess.run([sys.executable, "-c", code, "keys", "import-pfx", "ali", str(pfx), "--password-stdin"],
+                       input=b"parol-\xe7\nnew-password\n", capture_output=True, env=env, timeout=60)
+    assert b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
+    assert r.returncode == 1 and r.stderr.startswith(b"Error: ") and r.stderr.count(b"\n") == 1
+    assert b"parol" not in r.stdout + r.stderr
