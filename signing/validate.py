@@ -268,6 +268,11 @@ class Validator:
             attached = sd.content is not None
             if attached and content is None:
                 content = sd.content
+            elif attached and not _same_content(sd.content, content):
+                # the signers may have signed the document passed, but what this signature carries (and
+                # what other tools show) is something else, signed by no one
+                return ValidationReport.format_failure(
+                    "the document passed differs from the one inside the attached signature", now)
             certs = self._certs_of(sd)
             infos = sd.signer_infos
         except der.MalformedSignature as exc:
@@ -796,6 +801,19 @@ def _digest(content: bytes | BinaryIO, name: str) -> bytes:
     while n := content.readinto(buf):
         h.update(view[:n])
     return h.digest()
+
+
+def _same_content(embedded: bytes, content: bytes | BinaryIO) -> bool:
+    if isinstance(content, (bytes, bytearray, memoryview)):
+        return hmac.compare_digest(bytes(content), embedded)
+    content.seek(0)
+    view = memoryview(embedded)
+    pos = 0
+    while chunk := content.read(1 << 20):
+        if view[pos:pos + len(chunk)] != chunk:
+            return False
+        pos += len(chunk)
+    return pos == len(embedded)
 
 
 def _read_small(stream: BinaryIO, limit: int = der.MAX_BYTES) -> bytes | None:

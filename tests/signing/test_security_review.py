@@ -510,3 +510,27 @@ def test_password_on_stdin_that_is_not_utf8_is_a_one_line_error_not_a_traceback(
     assert b"Traceback" not in r.stderr, r.stderr.decode(errors="replace")
     assert r.returncode == 1 and r.stderr.startswith(b"Error: ") and r.stderr.count(b"\n") == 1
     assert b"parol" not in r.stdout + r.stderr
+
+
+# --- an attached signature checked against a different document ---------------------------------------
+
+
+@pytest.mark.parametrize("as_stream", [False, True])
+def test_attached_signature_whose_embedded_document_was_not_signed_fails(pki: PKI, as_stream: bool, tmp_path) -> None:
+    """With a document passed in, an attached signature was checked against that document only: one
+    carrying a different, unsigned document inside (what other tools, and `cms.content_of`, show) was
+    reported TOTAL-PASSED and 'attached'."""
+    import hashlib
+
+    evil = b"Men barcha mol-mulkimni Eshmatga beraman.\n"
+    sig = cms.sign_digest(hashlib.sha256(DOC).digest(), pki.citizen.signer(), content=evil)
+    assert cms.content_of(sig) == evil
+    v = Validator([pki.root.cert], crls=pki.crls)
+    if as_stream:
+        (tmp_path / "doc").write_bytes(DOC)
+        with open(tmp_path / "doc", "rb") as f:
+            report = v.validate(sig, f)
+    else:
+        report = v.validate(sig, DOC)
+    assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    assert v.validate(cms.sign(DOC, pki.citizen.signer()), DOC).passed  # the same document is fine
