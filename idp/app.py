@@ -31,14 +31,14 @@ API_PREFIXES = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks", "/.wel
 
 def refuse_nul_characters() -> None:
     """No field of ours may hold a NUL (PostgreSQL cannot store one): refuse it before anything
-    else looks at the request, CSRF included."""
-    sources = [request.args]
+    else looks at the request, CSRF included. Headers too: the User-Agent is stored with a login,
+    and not every WSGI server refuses the byte (gunicorn does, werkzeug's does not)."""
+    pairs = list(request.args.items(multi=True)) + list(request.headers.items())
     if request.method == "POST" and request.mimetype in ("application/x-www-form-urlencoded", "multipart/form-data"):
-        sources.append(request.form)
-    for values in sources:
-        for key, value in values.items(multi=True):
-            if "\x00" in key or "\x00" in value:
-                abort(400, description="the request contains a NUL character")
+        pairs += request.form.items(multi=True)
+    for key, value in pairs:
+        if "\x00" in key or "\x00" in value:
+            abort(400, description="the request contains a NUL character")
 
 
 def _derive(secret: bytes, purpose: bytes) -> bytes:

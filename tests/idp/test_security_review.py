@@ -302,3 +302,13 @@ def test_database_errors_do_not_carry_statement_parameters(svc, account):
     with pytest.raises(IntegrityError) as info, svc.db.session() as s:
         s.execute(insert(Person).values(public_id=account.public_id, phone=marker))  # public_id is unique
     assert marker not in str(info.value)
+
+
+def test_nul_in_a_stored_header_is_refused_not_a_database_error(app, account):
+    """The door refused NUL in query and form fields only; the User-Agent is stored with the login
+    session, and PostgreSQL cannot hold a NUL: a 500 at login on any server that passes the byte on."""
+    client = app.test_client()
+    page = client.get("/login")
+    resp = client.post("/login", data={"csrf_token": csrf_from(page.text), "login": account.login,
+                                       "password": account.password}, headers={"User-Agent": "Mozilla\x00x"})
+    assert resp.status_code == 400 and "NUL" in resp.text
