@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import sys
 
 import click
@@ -168,7 +169,7 @@ def users_add(login: str, phone: str, email: str | None, pinfl: str | None, firs
     password = sys.stdin.readline().rstrip("\r\n")
     if not password:
         raise click.ClickException("give the password on stdin, e.g.: echo \"$PW\" | yagona users add LOGIN --phone ...")
-    if pinfl is not None and not (len(pinfl) == 14 and pinfl.isdigit()):
+    if pinfl is not None and not re.fullmatch(r"[0-9]{14}", pinfl):  # ASCII: str.isdigit() takes '٣' too
         raise click.ClickException("--pinfl must be 14 digits")
     settings = _settings()
     database = _db(settings)

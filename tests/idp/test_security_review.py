@@ -15,6 +15,7 @@ from idp.housekeeping import prune
 from idp.models import Credential, Grant, LoginSession
 
 from idp_helpers import Browser, csrf_from, query_of
+from test_cli import run  # noqa: F401  (the `yagona` process fixture)
 
 
 def b64url(data: bytes) -> str:
@@ -312,3 +313,11 @@ def test_nul_in_a_stored_header_is_refused_not_a_database_error(app, account):
     resp = client.post("/login", data={"csrf_token": csrf_from(page.text), "login": account.login,
                                        "password": account.password}, headers={"User-Agent": "Mozilla\x00x"})
     assert resp.status_code == 400 and "NUL" in resp.text
+
+
+def test_pinfl_in_non_ascii_digits_is_refused(run):
+    """str.isdigit() accepts Arabic-Indic digits: '٣٢٣٠١٩٤٠١٩٠٠٦٦' passed as a 14-digit PINFL, a
+    second account for a person whose ASCII PINFL is already registered (one PINFL, one account)."""
+    out = run("users", "add", "pinfl-unicode", "--phone", "+998901234567", "--pinfl", "٣٢٣٠١٩٤٠١٩٠٠٦٦",
+              stdin="correct horse battery\n")
+    assert out.returncode != 0 and "14 digits" in out.stderr, (out.returncode, out.stderr)
