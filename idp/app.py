@@ -51,7 +51,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=_derive(settings.secret_key, b"yagona flask session"),
-        SESSION_COOKIE_NAME="yagona_session",
+        # __Host-: under https a sibling subdomain (another portal) cannot plant or overwrite it
+        SESSION_COOKIE_NAME="__Host-yagona_session" if settings.secure_cookies else "yagona_session",
         SESSION_COOKIE_HTTPONLY=True,
         SESSION_COOKIE_SAMESITE="Lax",
         SESSION_COOKIE_SECURE=settings.secure_cookies,

@@ -374,7 +374,7 @@ def test_consent_without_csrf_refused(app, svc, portal, account):
 # -- cookies ----------------------------------------------------------------------------------------
 
 def _session_cookie(resp) -> str:
-    cookies = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith("yagona_session=")]
+    cookies = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith(("yagona_session=", "__Host-yagona_session="))]
     assert cookies, resp.headers
     return cookies[-1]
 

@@ -321,3 +321,19 @@ def test_pinfl_in_non_ascii_digits_is_refused(run):
     out = run("users", "add", "pinfl-unicode", "--phone", "+998901234567", "--pinfl", "٣٢٣٠١٩٤٠١٩٠٠٦٦",
               stdin="correct horse battery\n")
     assert out.returncode != 0 and "14 digits" in out.stderr, (out.returncode, out.stderr)
+
+
+def test_https_session_cookie_cannot_be_planted_from_a_sibling_domain(https_app, account):
+    """Portals live on sibling subdomains (my.gov.uz, id.gov.uz): one of them, or anyone who takes
+    it over, could set 'yagona_session' for the parent domain and plant a session of its own choosing
+    (logged in as the attacker, or with its CSRF token). Under https the cookie carries the __Host-
+    prefix, which browsers accept only from this exact host, Secure, Path=/ and without Domain."""
+    client = https_app.test_client()
+    page = client.get("/login", base_url="https://id.example.uz")
+    cookies = [c for c in page.headers.getlist("Set-Cookie") if "yagona_session=" in c]
+    assert cookies and cookies[0].startswith("__Host-yagona_session="), cookies
+    assert "Secure" in cookies[0] and "Path=/" in cookies[0] and "Domain=" not in cookies[0]
+    resp = client.post("/login", base_url="https://id.example.uz", headers={"Referer": "https://id.example.uz/login"},
+                       data={"csrf_token": csrf_from(page.text), "login": account.login, "password": account.password})
+    assert resp.status_code == 302
+    assert client.get("/", base_url="https://id.example.uz").status_code == 200  # the login holds
