@@ -20,6 +20,12 @@ MAX_DEPTH = 48
 #: More signers or certificates than this in one signature is an attack, not a document.
 MAX_SIGNERS = 256
 MAX_CERTIFICATES = 512
+#: Most children read from one SET or SEQUENCE (attributes, digest algorithms, CRLs...); each becomes a
+#: Python object, so millions of two-byte elements would otherwise cost gigabytes.
+MAX_CHILDREN = 1024
+#: Most values in a BER blob handed to asn1crypto (which builds an object for every one). Content
+#: chunked by other tools stays well under this.
+MAX_ELEMENTS = 1 << 18
 
 
 class MalformedSignature(SigningError):
@@ -63,6 +69,7 @@ def check(blob: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
     # stack of container ends; -1 marks an indefinite-length container awaiting 00 00
     stack: list[int] = []
     limit = size
+    elements = 0
     while True:
         if stack:
             end = stack[-1]
@@ -84,6 +91,9 @@ def check(blob: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
                 break
         if pos >= limit:
             raise MalformedSignature(f"{what} is truncated or inconsistent at byte {pos}: a value overruns its container")
+        elements += 1
+        if elements > MAX_ELEMENTS:
+            raise MalformedSignature(f"{what} has more than {MAX_ELEMENTS} values; refused")
         tag = buf[pos]
         pos += 1
         if tag & 0x1F == 0x1F:  # high tag number form
@@ -188,12 +198,14 @@ def _hdr(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
     return tag, p, p + n
 
 
-def _children(buf: bytes, start: int, end: int) -> list[tuple[int, int, int, int]]:
-    """[(tag, header start, content start, content end)] of the values between start and end."""
+def _children(buf: bytes, start: int, end: int, limit: int = MAX_CHILDREN) -> list[tuple[int, int, int, int]]:
+    """[(tag, header start, content start, content end)] of the values between start and end (at most *limit*)."""
     out = []
     append = out.append
     pos = start
     while pos < end:
+        if len(out) >= limit:
+            raise MalformedSignature(f"signature has more than {limit} values in one SET or SEQUENCE; refused")
         if pos + 2 > end:
             raise MalformedSignature(f"signature is truncated at byte {pos}")
         tag = buf[pos]
@@ -407,7 +419,8 @@ class SignedDataView:
         self.crls: list[bytes] = []
         rest = sd[3:]
         if rest and rest[0][0] == 0xA0:
-            self.certificates = [buf[h:e2] for _, h, _, e2 in _children(buf, rest[0][2], rest[0][3])]
+            self.certificates = [buf[h:e2] for _, h, _, e2 in _children(buf, rest[0][2], rest[0][3],
+                                                                         MAX_CERTIFICATES + 1)]
             if len(self.certificates) > MAX_CERTIFICATES:
                 raise MalformedSignature(f"signature carries {len(self.certificates)} certificates; "
                                          f"the limit is {MAX_CERTIFICATES}")
@@ -417,7 +430,7 @@ class SignedDataView:
             rest = rest[1:]
         if len(rest) != 1 or rest[0][0] != 0x31:
             raise MalformedSignature("SignedData lacks its signerInfos SET")
-        infos = _children(buf, rest[0][2], rest[0][3])
+        infos = _children(buf, rest[0][2], rest[0][3], MAX_SIGNERS + 1)
         if len(infos) > MAX_SIGNERS:
             raise MalformedSignature(f"signature has {len(infos)} signers; the limit is {MAX_SIGNERS}")
         self.signer_infos = [SignerInfoView(buf, h, s2, e2) for t, h, s2, e2 in infos

@@ -534,3 +534,30 @@ def test_attached_signature_whose_embedded_document_was_not_signed_fails(pki: PK
         report = v.validate(sig, DOC)
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
     assert v.validate(cms.sign(DOC, pki.citizen.signer()), DOC).passed  # the same document is fine
+
+
+# --- DER: millions of tiny elements ------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ber", [False, True])
+def test_millions_of_tiny_elements_do_not_eat_memory(pki: PKI, ber: bool) -> None:
+    """Every SET/SEQUENCE was split into a Python list of all its children before any count was checked:
+    an 8 MB blob of two-byte NULLs in digestAlgorithms took 800 MB (a 64 MB one, the size limit, ~6 GB);
+    through the BER path asn1crypto took even more."""
+    import tracemalloc
+
+    body = b"\x05\x00" * 1_000_000
+    sd = _tlv(0x30, _tlv(0x02, b"\x01") + _tlv(0x31, body)
+              + _tlv(0x30, _tlv(0x06, bytes.fromhex("2a864886f70d010701"))) + _tlv(0x31, b""))
+    inner = _tlv(0x06, bytes.fromhex("2a864886f70d010702")) + _tlv(0xA0, sd)
+    blob = b"\x30\x80" + inner + b"\x00\x00" if ber else _tlv(0x30, inner)
+    v = Validator([pki.root.cert], crls=pki.crls)
+    tracemalloc.start()
+    try:
+        with within(10):
+            report = v.validate(blob)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
+    assert peak < 40 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
