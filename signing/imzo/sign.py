@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 import sys
+import unicodedata
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -250,7 +251,14 @@ def summary(report: ValidationReport) -> str:
             lines.append("  chain: " + " -> ".join(c.subject for c in s.chain))
         lines += [f"  error: {e}" for e in s.errors]
         lines += [f"  warning: {w}" for w in s.warnings]
-    return "\n".join(lines)
+    # names come from certificates not yet (or never) trusted: no newline or escape may reach the terminal
+    return "\n".join(_printable(line) for line in lines)
+
+
+def _printable(text: str) -> str:
+    """*text* with control and format characters (newlines, ANSI escapes, bidi overrides) spelt out."""
+    return "".join(
+        ch if not unicodedata.category(ch).startswith("C") else f"\\u{ord(ch):04x}" for ch in text)
 
 
 def _who(signer: cms.Signer) -> str:

@@ -561,3 +561,31 @@ def test_millions_of_tiny_elements_do_not_eat_memory(pki: PKI, ber: bool) -> Non
         tracemalloc.stop()
     assert (report.indication, report.sub_indication) == (Indication.TOTAL_FAILED, SubIndication.FORMAT_FAILURE)
     assert peak < 40 * 1024 * 1024, f"{peak / 1e6:.0f} MB"
+
+
+# --- imzo verify: what a certificate's name can do to a terminal -------------------------------------
+
+
+def test_verify_output_cannot_be_rewritten_by_control_characters_in_a_name(pki: PKI, tmp_path) -> None:
+    """`imzo verify` printed the signer's name as the certificate spelt it, before any trust check: a
+    self-made certificate whose CN holds a newline and ANSI escapes (clear screen, home) made a failed
+    signature show a clean 'TOTAL-PASSED' to the clerk reading the terminal."""
+    from click.testing import CliRunner
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.x509.oid import NameOID
+
+    from signing.imzo import main
+
+    k = ec.generate_private_key(ec.SECP256R1())
+    cn = "\x1b[2J\x1b[HTOTAL-PASSED: 1 of 1 signature(s) valid"
+    org = "\nsigner 1: TOTAL-PASSED  ALIYEV VALI"
+    subject = x509.Name([x509.NameAttribute(NameOID.ORGANIZATION_NAME, org),
+                         x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+    me = Party(k, certificate(subject, k, None))
+    (tmp_path / "doc.p7s").write_bytes(cms.sign(DOC, me.signer()))
+    (tmp_path / "root.pem").write_bytes(pki.root.cert.public_bytes(serialization.Encoding.PEM))
+    r = CliRunner().invoke(main, ["verify", str(tmp_path / "doc.p7s"), "--trust", str(tmp_path / "root.pem"),
+                                  "--no-revocation"], color=True)  # keep escapes, as a terminal would
+    assert r.exit_code == 3
+    assert "\x1b" not in r.output
+    assert not any(line.startswith(("TOTAL-PASSED", "signer 1: TOTAL-PASSED")) for line in r.output.splitlines())
