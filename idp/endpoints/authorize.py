@@ -247,6 +247,13 @@ def _login_still_needed(rid: str, req: AuthRequest):
     user = current_user if current_user.is_authenticated else None
     if user is None or (req.reauth_sid is not None and user.row.sid == req.reauth_sid):
         return redirect(url_for("account.login", authz=rid))
+    auth_time = epoch(user.row.auth_time)
+    if req.max_age is not None and auth_time < req.created and time.time() - auth_time > req.max_age:
+        # a login older than the request has aged past max_age while it waited (a consent page left open)
+        pending = dict(session.get("authz", {}))
+        pending[rid] = {**pending[rid], "reauth_sid": user.row.sid}
+        session["authz"] = pending
+        return redirect(url_for("account.login", authz=rid))
     if not satisfies(user.row.acr, req.acr):
         unpark(rid)
         return error_redirect(req.redirect_uri, OAuthError(

@@ -337,3 +337,23 @@ def test_https_session_cookie_cannot_be_planted_from_a_sibling_domain(https_app,
                        data={"csrf_token": csrf_from(page.text), "login": account.login, "password": account.password})
     assert resp.status_code == 302
     assert client.get("/", base_url="https://id.example.uz").status_code == 200  # the login holds
+
+
+def test_max_age_still_holds_when_the_consent_form_is_submitted_late(browser, make_portal, account, svc):
+    """max_age was checked when the request arrived; a consent page left open for minutes then
+    issued a code whose login was older than max_age (OIDC Core 3.1.2.1: the OP MUST re-authenticate)."""
+    portal = make_portal()
+    browser.tokens_for(make_portal(), account)  # logged in (consent for this portal not yet given)
+    params, _ = browser.authorize_params(portal, max_age="60")
+    page = browser.get("/authorize?" + urlencode(params))
+    assert page.status_code == 200 and "/authorize/consent" in page.text
+    with svc.db.session() as s:  # the consent page sits open for two minutes
+        for row in s.scalars(select(LoginSession).where(LoginSession.person_id == account.person_id,
+                                                        LoginSession.ended_at.is_(None))):
+            row.auth_time -= dt.timedelta(seconds=120)
+    resp = browser.consent(page.text)
+    assert resp.status_code == 302 and "/login" in resp.location, resp.location
+    resp = browser.get(browser.login(account, resp.location).location)  # a fresh login, then the consent
+    if resp.status_code == 200:
+        resp = browser.consent(resp.text)
+    assert resp.status_code == 302 and "code=" in resp.location, resp.location
