@@ -27,7 +27,8 @@ from ..errors import OAuthError
 from ..i18n import LANGS
 from ..models import AuthorizationCode, Client, Consent, epoch, utcnow
 from ..scopes import parse_scope
-from ..tokens import token_hash
+from ..keys import TokenError
+from ..tokens import ID_TOKEN_TYP, token_hash
 from .api import safe_description
 
 bp = Blueprint("authorize", __name__)
@@ -36,7 +37,8 @@ CHALLENGE = re.compile(r"^[A-Za-z0-9\-_]{43}$")
 MAX_AGE = re.compile(r"[0-9]{1,10}")
 PROMPTS = {"none", "login", "consent", "select_account"}
 SINGLE = ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge",
-          "code_challenge_method", "prompt", "max_age", "acr_values", "login_hint", "ui_locales", "response_mode")
+          "code_challenge_method", "prompt", "max_age", "acr_values", "login_hint", "ui_locales", "response_mode",
+          "id_token_hint")
 PENDING_TTL = 30 * 60
 MAX_PENDING = 4
 #: bytes of session cookie parked requests may fill: browsers drop a cookie over 4096 bytes, and the
@@ -59,6 +61,8 @@ class AuthRequest:
     created: int = 0
     #: the login session that must be replaced (prompt=login, max_age, step-up) before a code is issued
     reauth_sid: str | None = None
+    #: the `sub` of a valid id_token_hint: the person the portal expects (OIDC Core 3.1.2.1)
+    hint_sub: str | None = None
 
 
 class PageError(Exception):
@@ -145,6 +149,7 @@ def parse_request(values) -> tuple[Client, AuthRequest]:
                 raise OAuthError("invalid_request", "max_age must be a non-negative integer (seconds)")
             max_age = int(max_age)
         acr = requested_level(values.get("acr_values"), client.min_acr)
+        hint_sub = _hinted_subject(values.get("id_token_hint"), client.client_id)
     except OAuthError as err:
         err.state = state  # type: ignore[attr-defined]
         err.redirect_uri = redirect_uri  # type: ignore[attr-defined]
@@ -152,8 +157,22 @@ def parse_request(values) -> tuple[Client, AuthRequest]:
     return client, AuthRequest(
         client_id=client.client_id, redirect_uri=redirect_uri, scope=scopes, state=state, nonce=nonce,
         code_challenge=challenge, prompt=prompt, max_age=max_age, acr=acr,
-        login_hint=(values.get("login_hint") or "")[:64] or None, created=int(time.time()),
+        login_hint=(values.get("login_hint") or "")[:64] or None, created=int(time.time()), hint_sub=hint_sub,
     )
+
+
+def _hinted_subject(hint: str | None, client_id: str) -> str | None:
+    """The person an id_token_hint names: one of our ID tokens, issued to this portal (expired is fine)."""
+    if not hint:
+        return None
+    try:
+        claims = services().keys.verify(hint, typ=ID_TOKEN_TYP, issuer=services().settings.issuer,
+                                        audience=client_id, verify_exp=False)
+    except TokenError:
+        raise OAuthError("invalid_request", "id_token_hint is not an ID token this server issued to this portal") \
+            from None
+    sub = claims.get("sub")
+    return sub if isinstance(sub, str) else None
 
 
 @bp.route("/authorize", methods=["GET", "POST"])
@@ -170,6 +189,7 @@ def authorize():
         or "login" in req.prompt or "select_account" in req.prompt
         or (req.max_age is not None and time.time() - epoch(user.row.auth_time) > req.max_age)
         or not satisfies(user.row.acr, req.acr)
+        or (req.hint_sub is not None and user.person.public_id != req.hint_sub)  # logged in as someone else
     )
     if need_login:
         if "none" in req.prompt:

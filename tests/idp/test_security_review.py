@@ -357,3 +357,24 @@ def test_max_age_still_holds_when_the_consent_form_is_submitted_late(browser, ma
     if resp.status_code == 200:
         resp = browser.consent(resp.text)
     assert resp.status_code == 302 and "code=" in resp.location, resp.location
+
+
+def test_prompt_none_with_another_persons_id_token_hint_is_login_required(app, portal, make_account):
+    """A portal checks silently (prompt=none) that its user Alice is still logged in, naming her with
+    id_token_hint; the browser is now logged in as Bob. The hint was ignored and a code for Bob came
+    back (OIDC Core 3.1.2.1: the OP should answer login_required)."""
+    alice, bob = make_account(), make_account()
+    b = Browser(app)
+    hint = b.tokens_for(portal, alice)["id_token"]
+    b.get("/logout?" + urlencode({"id_token_hint": hint}))
+    b.tokens_for(portal, bob)
+    params, _ = b.authorize_params(portal, prompt="none", id_token_hint=hint)
+    resp = b.get("/authorize?" + urlencode(params))
+    assert resp.status_code == 302 and resp.location.startswith(portal.redirect_uri)
+    assert query_of(resp.location).get("error") == "login_required", resp.location
+    # Bob's own hint still gets a silent answer; a hint that is not our ID token is refused
+    bob_hint = b.tokens_for(portal, bob)["id_token"]
+    params, _ = b.authorize_params(portal, prompt="none", id_token_hint=bob_hint)
+    assert "code=" in b.get("/authorize?" + urlencode(params)).location
+    params, _ = b.authorize_params(portal, prompt="none", id_token_hint=bob_hint[:-4] + "AAAA")
+    assert query_of(b.get("/authorize?" + urlencode(params)).location)["error"] == "invalid_request"
