@@ -17,6 +17,9 @@ from .errors import CorruptKeystore, WrongPassword
 #: PBKDF2 iterations; OWASP's 2023 figure for PBKDF2-HMAC-SHA256 is 600,000.
 KDF_ROUNDS = 600_000
 MAX_PFX_BYTES = 1 << 20
+#: Most key-derivation or MAC rounds a PFX may ask for: the count is the file's to choose, and
+#: two billion rounds keep a CPU busy for hours before the password is even checked.
+MAX_KDF_ROUNDS = 10_000_000
 
 
 def encrypt_key(
@@ -48,6 +51,9 @@ def decrypt_key(
     """Open a PKCS#12 blob; return (private key, certificate or None, extra certificates)."""
     if len(blob) > MAX_PFX_BYTES:
         raise CorruptKeystore(f"key file is {len(blob)} bytes; a PFX over {MAX_PFX_BYTES} bytes is refused")
+    rounds = _most_rounds(blob)
+    if rounds > MAX_KDF_ROUNDS:
+        raise CorruptKeystore(f"the key file asks for {rounds} key-derivation rounds; over {MAX_KDF_ROUNDS} is refused")
     try:
         key, cert, extra = pkcs12.load_key_and_certificates(blob, password)
     except ValueError as exc:
@@ -59,6 +65,28 @@ def decrypt_key(
     if key is None:
         raise CorruptKeystore("the PKCS#12 file holds no private key")
     return key, cert, list(extra)
+
+
+def _most_rounds(blob: bytes) -> int:
+    """The largest iteration count in the PFX's MAC and encryption parameters (0 if it cannot tell)."""
+    from asn1crypto import pkcs12 as a_pkcs12
+
+    counts = [0]
+    try:
+        pfx = a_pkcs12.Pfx.load(blob)
+        if pfx["mac_data"].native is not None:
+            counts.append(int(pfx["mac_data"]["iterations"].native or 0))
+        for ci in pfx.authenticated_safe:
+            kind = ci["content_type"].native
+            if kind == "encrypted_data":
+                counts.append(ci["content"]["encrypted_content_info"]["content_encryption_algorithm"].kdf_iterations)
+            elif kind == "data":
+                for bag in a_pkcs12.SafeContents.load(ci["content"].native):
+                    if bag["bag_id"].native == "pkcs8_shrouded_key_bag":
+                        counts.append(bag["bag_value"]["encryption_algorithm"].kdf_iterations)
+    except Exception:  # noqa: BLE001 - unreadable here: cryptography gives the precise error
+        pass
+    return max(counts)
 
 
 def _looks_like_pkcs12(blob: bytes) -> bool:

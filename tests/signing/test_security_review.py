@@ -589,3 +589,35 @@ def test_verify_output_cannot_be_rewritten_by_control_characters_in_a_name(pki: 
     assert r.exit_code == 3
     assert "\x1b" not in r.output
     assert not any(line.startswith(("TOTAL-PASSED", "signer 1: TOTAL-PASSED")) for line in r.output.splitlines())
+
+
+# --- PFX: the file chooses how long opening it takes -----------------------------------------------
+
+
+@pytest.mark.parametrize("where", ["mac", "key bag"])
+def test_pfx_asking_for_billions_of_kdf_rounds_is_refused_at_once(pki: PKI, tmp_path, where: str) -> None:
+    """The MAC and key-encryption iteration counts come from the file: a 'key file' someone sends you
+    with 2,000,000,000 rounds kept `imzo keys import-pfx` / `imzo sign --pfx` busy for hours."""
+    from asn1crypto import pkcs12 as a_pkcs12
+
+    from keystore import pfx
+    from keystore.errors import CorruptKeystore
+
+    blob = pfx.encrypt_key(pki.citizen.key, b"parol", pki.citizen.cert, kdf_rounds=1000)
+    p = a_pkcs12.Pfx.load(blob)
+    if where == "mac":
+        p["mac_data"]["iterations"] = 2_000_000_000
+        blob = p.dump(force=True)
+    else:
+        safe = p.authenticated_safe
+        for ci in safe:
+            if ci["content_type"].native == "data":
+                bags = a_pkcs12.SafeContents.load(ci["content"].native)
+                params = bags[0]["bag_value"]["encryption_algorithm"]["parameters"]
+                params["key_derivation_func"]["parameters"]["iteration_count"] = 2_000_000_000
+                ci["content"] = a_pkcs12.SafeContents.load(bags.dump(force=True)).dump()
+        p["auth_safe"]["content"] = safe.dump(force=True)
+        blob = p.dump(force=True)
+    with within(5):
+        with pytest.raises(CorruptKeystore, match="rounds"):
+            pfx.decrypt_key(blob, b"parol")
