@@ -33,6 +33,7 @@ log = logging.getLogger("yagona.keys")
 SUPPORTED_ALGS = ("ES256", "RS256")
 DEFAULT_ALG = "ES256"
 _CACHE_SECONDS = 30.0
+_RELOAD_ON_UNKNOWN_SECONDS = 1.0
 
 
 class TokenError(Exception):
@@ -182,7 +183,13 @@ class KeyRing:
         except jwt.PyJWTError as exc:
             raise TokenError("malformed token header") from exc
         self._refresh()
-        key = self._keys.get(header.get("kid")) if isinstance(header.get("kid"), str) else None
+        kid = header.get("kid") if isinstance(header.get("kid"), str) else None
+        key = self._keys.get(kid) if kid else None
+        if key is None and kid and time.monotonic() - self._loaded_at > _RELOAD_ON_UNKNOWN_SECONDS:
+            # another worker may have rotated just now: look again, at most once a second
+            self._loaded_at = 0.0
+            self._refresh()
+            key = self._keys.get(kid)
         if key is None:
             raise TokenError("token signed with an unknown key")
         if header.get("alg") != key.alg:

@@ -49,3 +49,16 @@ def test_weaker_than_owasp_argon2_is_refused():
     with pytest.raises(ValueError, match="weaker than every OWASP setting"):
         Passwords(memory_kib=4096, time_cost=3, parallelism=1)
     Passwords(memory_kib=7168, time_cost=5, parallelism=1)  # the default row is accepted
+
+
+def test_a_key_rotated_by_another_worker_is_accepted_at_once(svc):
+    """Worker B rotates and signs; worker A, whose cache is fresh, must not refuse B's token."""
+    worker_a = svc.keys
+    worker_a.jwks()  # A's cache is warm
+    worker_b = KeyRing(svc.db, svc.settings.secret_key, 3600)
+    worker_b.rotate("ES256")
+    token = worker_b.sign({"iss": "x", "iat": 1, "exp": 2**31})
+    import time
+
+    time.sleep(1.1)  # A looks again at most once a second for an unknown kid
+    assert worker_a.verify(token, typ="JWT")["iss"] == "x"
