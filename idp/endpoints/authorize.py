@@ -245,18 +245,28 @@ def unpark(rid: str) -> None:
 def resume():
     """Where the login page sends the browser back once the user has logged in."""
     rid = request.args.get("authz")
+    client, req, stop = _go_on(rid)
+    if stop is not None:
+        return stop
+    return decide(client, req, rid)
+
+
+def _go_on(rid: str | None):
+    """(client, request, None) for a parked request the browser may go on with, else
+    (None, None, the page or redirect to answer with instead)."""
     req = parked(rid)
     if req is None:
-        return render_template("error.html", error="request_expired", description=None), 400
+        return None, None, (render_template("error.html", error="request_expired", description=None), 400)
     client = get_client(dbs(), req.client_id)
     if client is None or req.redirect_uri not in client.redirect_uris:
         unpark(rid)
-        return render_template("error.html", error="invalid_request",
-                               description="the portal's registration changed; start again from the portal"), 400
+        return None, None, (render_template(
+            "error.html", error="invalid_request",
+            description="the portal's registration changed; start again from the portal"), 400)
     waiting = _login_still_needed(rid, req)
     if waiting is not None:
-        return waiting
-    return decide(client, req, rid)
+        return None, None, waiting
+    return client, req, None
 
 
 def _login_still_needed(rid: str, req: AuthRequest):
@@ -301,17 +311,9 @@ def decide(client: Client, req: AuthRequest, rid: str | None = None):
 @bp.route("/authorize/consent", methods=["POST"])
 def consent():
     rid = request.form.get("authz")
-    req = parked(rid)
-    if req is None:
-        return render_template("error.html", error="request_expired", description=None), 400
-    client = get_client(dbs(), req.client_id)
-    if client is None or req.redirect_uri not in client.redirect_uris:
-        unpark(rid)
-        return render_template("error.html", error="invalid_request",
-                               description="the portal's registration changed; start again from the portal"), 400
-    waiting = _login_still_needed(rid, req)
-    if waiting is not None:
-        return waiting
+    client, req, stop = _go_on(rid)
+    if stop is not None:
+        return stop
     unpark(rid)
     s = dbs()
     person = current_user.person
