@@ -7,8 +7,6 @@ import os
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from flask import Flask, abort, get_flashed_messages, jsonify, render_template, request
-from flask_limiter import Limiter
-from flask_limiter.util import get_remote_address
 from flask_wtf.csrf import CSRFError, CSRFProtect, generate_csrf
 from werkzeug.exceptions import HTTPException
 from werkzeug.middleware.proxy_fix import ProxyFix
@@ -19,13 +17,13 @@ from .config import Settings, load_settings
 from .context import Services, close_db
 from .db import Database
 from .keys import KeyRing
+from .limits import limiter
 from .passwords import Passwords
 from .sessions import login_manager
 from .tokens import TokenService
 
 log = logging.getLogger("yagona")
 csrf = CSRFProtect()
-limiter = Limiter(key_func=get_remote_address, default_limits=[])
 API_PREFIXES = ("/token", "/userinfo", "/revoke", "/introspect", "/jwks", "/.well-known")
 
 
