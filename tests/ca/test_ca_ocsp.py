@@ -40,7 +40,10 @@ def test_issuing_ca_status_is_answered_by_the_root(ca, ca_files, tmp_path, serve
     assert out.returncode == 0 and b": good" in out.stdout and b"Response verify OK" in out.stderr, out.stderr
 
 
-def _request(cert, issuer, *, nonce: bytes | None = None, algo=hashes.SHA1()) -> bytes:
+SHA1 = hashes.SHA1()  # what openssl ocsp and most clients still put in CertID
+
+
+def _request(cert, issuer, *, nonce: bytes | None = None, algo: hashes.HashAlgorithm = SHA1) -> bytes:
     b = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algo)
     if nonce is not None:
         b = b.add_extension(x509.OCSPNonce(nonce), critical=False)

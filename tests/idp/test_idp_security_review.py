@@ -8,11 +8,11 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from idp.errors import UserError
 from idp.housekeeping import prune
-from idp.models import Credential, Grant, LoginSession
+from idp.models import Credential, LoginSession
 
 from idp_helpers import Browser, csrf_from, query_of
 from test_cli import run  # noqa: F401  (the `yagona` process fixture)
@@ -315,7 +315,7 @@ def test_nul_in_a_stored_header_is_refused_not_a_database_error(app, account):
     assert resp.status_code == 400 and "NUL" in resp.text
 
 
-def test_pinfl_in_non_ascii_digits_is_refused(run):
+def test_pinfl_in_non_ascii_digits_is_refused(run):  # noqa: F811 - the fixture imported above
     """str.isdigit() accepts Arabic-Indic digits: '٣٢٣٠١٩٤٠١٩٠٠٦٦' passed as a 14-digit PINFL, a
     second account for a person whose ASCII PINFL is already registered (one PINFL, one account)."""
     out = run("users", "add", "pinfl-unicode", "--phone", "+998901234567", "--pinfl", "٣٢٣٠١٩٤٠١٩٠٠٦٦",
