@@ -166,7 +166,8 @@ def authenticate_client(s: Session, authorization: str | None, form) -> Client:
     elif post is not None:
         cid, secret = form.get("client_id"), post
     else:
-        raise OAuthError("invalid_client", "client authentication required (client_secret_basic or client_secret_post)", 401)
+        raise OAuthError("invalid_client",
+                         "client authentication required (client_secret_basic or client_secret_post)", 401)
     client = cached_client(s, cid)
     expected = client.secret_hash if client else hash_secret(secrets.token_urlsafe(8))
     if not hmac.compare_digest(hash_secret(secret or ""), expected) or client is None:

@@ -188,7 +188,8 @@ class KeysFolder:
             opened = self.open(name, password)
             _check_matches(certificate, opened.private_key)
             pfx_path = self._pfx_path(name)
-            blob = pfx.encrypt_key(opened.private_key, password, certificate, chain, name=name, kdf_rounds=self.kdf_rounds)
+            blob = pfx.encrypt_key(opened.private_key, password, certificate, chain, name=name,
+                                   kdf_rounds=self.kdf_rounds)
             atomic_write(pfx_path.with_suffix(".crt"), _pem(certificate, chain), 0o644)
             atomic_write(pfx_path, blob)
             pfx_path.with_suffix(".csr").unlink(missing_ok=True)
@@ -205,7 +206,8 @@ class KeysFolder:
         with locked(self.path if self.path.is_dir() else self.path.parent):
             opened = self.open(name, old_password)
             blob = pfx.encrypt_key(
-                opened.private_key, new_password, opened.certificate, opened.chain, name=name, kdf_rounds=self.kdf_rounds
+                opened.private_key, new_password, opened.certificate, opened.chain, name=name,
+                kdf_rounds=self.kdf_rounds,
             )
             atomic_write(self._pfx_path(name), blob)
 
@@ -213,7 +215,8 @@ class KeysFolder:
     def _pfx_path(self, name: str) -> Path:
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise KeystoreError(
-                f"key name {name!r} is not allowed; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+                f"key name {name!r} is not allowed; use 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
             )
         return self.path / f"{name}.pfx"
 

@@ -103,7 +103,8 @@ class Token:
         except (p11e.PinIncorrect, p11e.PinInvalid, p11e.PinLenRange):
             raise WrongPassword(f"the PIN does not open token {label!r}") from None
         except p11e.PinLocked:
-            raise WrongPassword(f"token {label!r} is locked after too many wrong PINs; reset it with the SO PIN") from None
+            raise WrongPassword(
+                f"token {label!r} is locked after too many wrong PINs; reset it with the SO PIN") from None
         except p11e.PKCS11Error as exc:
             raise KeystoreError(f"cannot open token {label!r}: {type(exc).__name__}") from None
 

@@ -52,7 +52,8 @@ def _request(cert, issuer, *, nonce: bytes | None = None, algo: hashes.HashAlgor
 
 def test_library_answer_is_signed_echoes_nonce_and_says_unknown_for_strangers(ca, tmp_path):
     cert = ca.issue(make_csr()[1])
-    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(_request(cert, ca.issuing_certificate, nonce=b"n" * 16, algo=hashes.SHA256())))
+    req = _request(cert, ca.issuing_certificate, nonce=b"n" * 16, algo=hashes.SHA256())
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(req))
     assert resp.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
     assert resp.certificate_status is ocsp.OCSPCertStatus.GOOD
     assert resp.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"n" * 16

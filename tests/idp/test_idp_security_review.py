@@ -234,7 +234,8 @@ def test_parked_requests_keep_the_session_cookie_within_browser_limits(app, port
             resp = b.consent(resp.text)
             sizes += [len(h) for h in resp.headers.getlist("Set-Cookie")]
     assert max(sizes) <= 4093, sizes  # werkzeug's limit: what every browser keeps
-    assert resp.status_code == 302 and query_of(resp.location).get("state") == params["state"]  # the newest went through
+    # the newest went through
+    assert resp.status_code == 302 and query_of(resp.location).get("state") == params["state"]
 
 
 def test_two_tabs_consenting_at_once_do_not_crash(app, svc, make_portal, account, monkeypatch):
