@@ -13,6 +13,7 @@ one. A private key is only ever written inside an encrypted PFX.
 """
 from __future__ import annotations
 
+import builtins  # KeysFolder.list shadows the built-in inside the class
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -161,7 +162,7 @@ class KeysFolder:
         *,
         csr: x509.CertificateSigningRequest | None = None,
         certificate: x509.Certificate | None = None,
-        chain: list[x509.Certificate] | None = None,
+        chain: builtins.list[x509.Certificate] | None = None,
     ) -> KeyEntry:
         """Save a new key as ``name.pfx`` (plus its CSR or certificate); refuses to overwrite a key."""
         _check_password(password)
@@ -181,7 +182,8 @@ class KeysFolder:
         return self.entry(name)
 
     def import_certificate(
-        self, name: str, password: bytes, certificate: x509.Certificate, chain: list[x509.Certificate] | None = None
+        self, name: str, password: bytes, certificate: x509.Certificate,
+        chain: builtins.list[x509.Certificate] | None = None,
     ) -> KeyEntry:
         """Put the certificate the CA issued (and its chain) into key *name*'s PFX; refuse one for another key."""
         with locked(self.path if self.path.is_dir() else self.path.parent):
