@@ -10,7 +10,11 @@ from typing import Callable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
 
 from .errors import SigningError
 
@@ -27,7 +31,7 @@ class Algorithm:
     digest_name: str  #: asn1crypto digest name used in CMS: "sha256"
     signature_oid: str  #: OID written in SignerInfo.signatureAlgorithm
     asn1_signature_name: str  #: asn1crypto SignedDigestAlgorithm name
-    generate: Callable[[], PrivateKeyTypes]
+    generate: Callable[[], CertificateIssuerPrivateKeyTypes]
     sign: Callable[[PrivateKeyTypes, bytes], bytes]
     #: verify(public_key, signature, data); raises cryptography.exceptions.InvalidSignature
     verify: Callable[[PublicKeyTypes, bytes, bytes], None]

@@ -21,6 +21,7 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
@@ -112,7 +113,7 @@ class CertificateAuthority:
         root_certificate: x509.Certificate,
         issuing_key: CertificateIssuerPrivateKeyTypes,
         issuing_certificate: x509.Certificate,
-        config: dict,
+        config: dict[str, Any],
     ) -> None:
         self.folder = Path(folder)
         self._root_key = root_key
@@ -421,15 +422,16 @@ class CertificateAuthority:
         return ocsp_mod.respond(request_der, responders)
 
     # ----------------------------------------------------------------- index storage
-    def _read_index(self) -> dict:
+    def _read_index(self) -> dict[str, Any]:
         try:
-            return json.loads((self.folder / "index.json").read_text())
+            index: dict[str, Any] = json.loads((self.folder / "index.json").read_text())
+            return index
         except FileNotFoundError:
             raise CAError(f"{self.folder / 'index.json'} is missing; restore it from a backup") from None
         except ValueError:
             raise CAError(f"{self.folder / 'index.json'} is damaged; restore it from a backup") from None
 
-    def _write_index(self, index: dict) -> None:
+    def _write_index(self, index: dict[str, Any]) -> None:
         atomic_write(self.folder / "index.json", _dump(index))
 
 
@@ -611,5 +613,5 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _dump(obj: dict) -> bytes:
+def _dump(obj: dict[str, Any]) -> bytes:
     return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()
