@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .assurance import LEVELS, LOW
+from .db import rowcount
 from .errors import OAuthError
 from .keys import SUPPORTED_ALGS
 from .models import Client
@@ -108,7 +109,7 @@ def client_info(c: Client) -> dict:
 def remove_client(s: Session, client_id: str) -> bool:
     """Delete a portal and, by cascade, its grants, tokens and consents. False if it did not exist."""
     _CACHE.pop(client_id, None)
-    return s.execute(delete(Client).where(Client.client_id == client_id)).rowcount > 0
+    return rowcount(s.execute(delete(Client).where(Client.client_id == client_id))) > 0
 
 
 def get_client(s: Session, client_id: str | None) -> Client | None:
