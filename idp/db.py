@@ -4,7 +4,6 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Iterator
-
 from typing import Any, cast
 
 from sqlalchemy import create_engine, event
