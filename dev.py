@@ -1,10 +1,11 @@
 #!/usr/bin/env python3
-"""One-step set-up for a fresh machine: `python3 dev.py serve` or `python3 dev.py test`.
+"""One-step set-up for a fresh machine: `python3 dev.py serve`, `python3 dev.py test` or `python3 dev.py lint`.
 
 It needs only Python 3.11+. It creates `.venv`, installs the project into it (again only
 when pyproject.toml changed), installs the few system tools the tests use when it runs as
 root on Debian (softhsm2 for the PKCS#11 keystore, openssl for interop), then runs the
-service or the test suite. Extra arguments go to `yagona serve` or to pytest.
+service or the test suite. Extra arguments go to `yagona serve` or to pytest. `lint` runs
+`ruff check .` and `mypy` (both configured in pyproject.toml) and fails if either finds anything.
 """
 from __future__ import annotations
 
@@ -57,14 +58,24 @@ def ensure_system_tools() -> None:
     subprocess.check_call(["apt-get", "install", "-y", "-qq", *missing], env=env)
 
 
+def lint() -> int:
+    """ruff, then mypy, from the venv; non-zero if either complains (both always run)."""
+    ruff = subprocess.call([str(BIN / "python"), "-m", "ruff", "check", "."], cwd=ROOT)
+    mypy = subprocess.call([str(BIN / "python"), "-m", "mypy"], cwd=ROOT)
+    return ruff or mypy
+
+
 def main(argv: list[str]) -> int:
-    if not argv or argv[0] not in {"serve", "test"}:
+    if not argv or argv[0] not in {"serve", "test", "lint"}:
         print(__doc__)
         return 2
     cmd, rest = argv[0], argv[1:]
     if cmd == "serve":
         ensure_venv("")
         return subprocess.call([str(BIN / "yagona"), "serve", *rest], cwd=ROOT)
+    if cmd == "lint":
+        ensure_venv("test")
+        return lint()
     ensure_venv("test")
     ensure_system_tools()
     return subprocess.call([str(BIN / "python"), "-m", "pytest", *rest], cwd=ROOT)

@@ -259,7 +259,8 @@ def main() -> None:
     sha, sgn = big["sha256"], big["sign"]
     mib = size
     sha_speed, sign_speed = mib / sha["seconds"], mib / sgn["seconds"]
-    print(f"{'hashlib sha256 over the file':44}{sha_speed:9,.0f} MiB/s   peak extra memory {sha['extra_kib'] / 1024:6.1f} MiB")
+    print(f"{'hashlib sha256 over the file':44}{sha_speed:9,.0f} MiB/s   "
+          f"peak extra memory {sha['extra_kib'] / 1024:6.1f} MiB")
     print(f"{'our detached CMS signature of the file':44}{sign_speed:9,.0f} MiB/s   peak extra memory "
           f"{sgn['extra_kib'] / 1024:6.1f} MiB")
     print(f"{'':44}{sign_speed / sha_speed:9.0%} of sha256 speed (target >= 80%), extra memory target < 64 MiB")

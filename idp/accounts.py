@@ -109,7 +109,7 @@ class Accounts:
         cred.failed_attempts = 0
         cred.locked_until = None
         cred.last_used_at = now
-        if self.passwords.needs_rehash(cred.secret_hash):
+        if cred.secret_hash is not None and self.passwords.needs_rehash(cred.secret_hash):
             cred.secret_hash = self.passwords.hash(password)
         person.last_login_at = now
         audit(s, "login.succeeded", person_id=person.id, detail={"method": PASSWORD})

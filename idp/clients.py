@@ -14,6 +14,7 @@ from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from .assurance import LEVELS, LOW
+from .db import rowcount
 from .errors import OAuthError
 from .keys import SUPPORTED_ALGS
 from .models import Client
@@ -108,7 +109,7 @@ def client_info(c: Client) -> dict:
 def remove_client(s: Session, client_id: str) -> bool:
     """Delete a portal and, by cascade, its grants, tokens and consents. False if it did not exist."""
     _CACHE.pop(client_id, None)
-    return s.execute(delete(Client).where(Client.client_id == client_id)).rowcount > 0
+    return rowcount(s.execute(delete(Client).where(Client.client_id == client_id))) > 0
 
 
 def get_client(s: Session, client_id: str | None) -> Client | None:
@@ -166,7 +167,8 @@ def authenticate_client(s: Session, authorization: str | None, form) -> Client:
     elif post is not None:
         cid, secret = form.get("client_id"), post
     else:
-        raise OAuthError("invalid_client", "client authentication required (client_secret_basic or client_secret_post)", 401)
+        raise OAuthError("invalid_client",
+                         "client authentication required (client_secret_basic or client_secret_post)", 401)
     client = cached_client(s, cid)
     expected = client.secret_hash if client else hash_secret(secrets.token_urlsafe(8))
     if not hmac.compare_digest(hash_secret(secret or ""), expected) or client is None:

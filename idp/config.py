@@ -9,6 +9,7 @@ import os
 import secrets
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ class Settings:
     def secure_cookies(self) -> bool:
         return self.issuer.startswith("https://")
 
-    def with_(self, **changes: object) -> Settings:
+    def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
 
 

@@ -4,9 +4,10 @@ from __future__ import annotations
 from contextlib import contextmanager
 from pathlib import Path
 from collections.abc import Iterator
+from typing import Any, cast
 
 from sqlalchemy import create_engine, event
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import CursorResult, Engine, Result
 from sqlalchemy.orm import Session, sessionmaker
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -69,3 +70,9 @@ def alembic_config(connection=None):
     cfg.set_main_option("script_location", str(MIGRATIONS))
     cfg.attributes["connection"] = connection
     return cfg
+
+
+def rowcount(result: Result[Any]) -> int:
+    """Rows an UPDATE or DELETE matched. Session.execute is typed as returning a plain Result, but for
+    those statements it returns a CursorResult, which carries the count."""
+    return cast(CursorResult[Any], result).rowcount

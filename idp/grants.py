@@ -17,6 +17,7 @@ from sqlalchemy import select, update
 from sqlalchemy.orm import Session
 
 from .audit import audit
+from .db import rowcount
 from .errors import OAuthError
 from .models import AuthorizationCode, Client, Grant, Person, PersonState, utcnow
 from .scopes import parse_scope
@@ -46,11 +47,11 @@ def authorization_code(svc: TokenService, s: Session, client: Client, form) -> d
     if row.used_at is not None:
         _replayed(svc, s, row, client)
     now = utcnow()
-    won = s.execute(
+    won = rowcount(s.execute(
         update(AuthorizationCode)
         .where(AuthorizationCode.code_hash == row.code_hash, AuthorizationCode.used_at.is_(None))
         .values(used_at=now)
-    ).rowcount
+    ))
     if not won:
         _replayed(svc, s, row, client)
     s.commit()  # the code is spent even if a check below fails: no second try with another verifier

@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from .db import rowcount
 from .models import AuthorizationCode, Grant, LoginSession, RefreshToken, RevokedAccessToken, utcnow
 
 #: how long spent or revoked records are kept for investigations before they go
@@ -20,16 +21,16 @@ def prune(s: Session, now: dt.datetime | None = None) -> dict[str, int]:
     cutoff = now - KEEP
     dead_grants = select(Grant.id).where(or_(Grant.expires_at < cutoff, Grant.revoked_at < cutoff))
     counts = {
-        "authorization_codes": s.execute(
-            delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff)).rowcount,
-        "refresh_tokens": s.execute(delete(RefreshToken).where(or_(
+        "authorization_codes": rowcount(s.execute(
+            delete(AuthorizationCode).where(AuthorizationCode.expires_at < cutoff))),
+        "refresh_tokens": rowcount(s.execute(delete(RefreshToken).where(or_(
             RefreshToken.expires_at < cutoff, RefreshToken.used_at < cutoff,
-            RefreshToken.grant_id.in_(dead_grants)))).rowcount,
-        "revoked_access_tokens": s.execute(
-            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now)).rowcount,
-        "login_sessions": s.execute(delete(LoginSession).where(or_(
-            LoginSession.ended_at < cutoff, LoginSession.last_seen_at < cutoff))).rowcount,
+            RefreshToken.grant_id.in_(dead_grants))))),
+        "revoked_access_tokens": rowcount(s.execute(
+            delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now))),
+        "login_sessions": rowcount(s.execute(delete(LoginSession).where(or_(
+            LoginSession.ended_at < cutoff, LoginSession.last_seen_at < cutoff)))),
     }
-    counts["grants"] = s.execute(delete(Grant).where(Grant.id.in_(dead_grants.scalar_subquery()))
-                                 .execution_options(synchronize_session=False)).rowcount
+    counts["grants"] = rowcount(s.execute(delete(Grant).where(Grant.id.in_(dead_grants.scalar_subquery()))
+                                          .execution_options(synchronize_session=False)))
     return counts

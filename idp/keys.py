@@ -74,7 +74,8 @@ class KeyRing:
     def __init__(self, db: Database, secret: bytes, retire_grace: int) -> None:
         self.db = db
         self.retire_grace = retire_grace
-        self._password = HKDF(hashes.SHA256(), 32, salt=None, info=b"yagona token-signing keys").derive(secret).hex().encode()
+        kdf = HKDF(hashes.SHA256(), 32, salt=None, info=b"yagona token-signing keys")
+        self._password = kdf.derive(secret).hex().encode()
         self._lock = threading.Lock()
         self._keys: dict[str, LoadedKey] = {}
         self._loaded_at = 0.0

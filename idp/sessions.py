@@ -17,6 +17,7 @@ from sqlalchemy import or_, select, update
 from .assurance import METHOD_AMR, level_for
 from .audit import audit
 from .context import dbs, services
+from .db import rowcount
 from .models import Grant, LoginSession, Person, PersonState, utcnow
 
 login_manager = LoginManager()
@@ -109,10 +110,10 @@ def end_other_sessions(user: SessionUser, reason: str) -> int:
         count += 1
     # every grant not made through this browser's session, found by person: a long-idle session's row
     # may already be pruned while its portal grant still refreshes
-    grants = s.execute(update(Grant).where(
+    grants = rowcount(s.execute(update(Grant).where(
         Grant.person_id == user.person.id, Grant.revoked_at.is_(None),
         or_(Grant.session_id.is_(None), Grant.session_id != user.row.sid))
-        .values(revoked_at=now, revoked_reason=reason)).rowcount
+        .values(revoked_at=now, revoked_reason=reason)))
     if count or grants:
         audit(s, "sessions.ended", person_id=user.person.id,
               detail={"reason": reason, "count": count, "grants": grants})

@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from .config import Settings
+from .db import rowcount
 from .keys import KeyRing, TokenError, at_hash
 from .models import Client, Grant, Person, RefreshToken, RevokedAccessToken, epoch, utcnow
 
@@ -81,7 +82,7 @@ class TokenService:
             update(Grant).where(Grant.id == grant_id, Grant.revoked_at.is_(None))
             .values(revoked_at=utcnow(), revoked_reason=reason)
         )
-        return res.rowcount > 0
+        return rowcount(res) > 0
 
     @staticmethod
     def revoke_session_grants(s: Session, sid: str, reason: str = "logout") -> int:
@@ -89,7 +90,7 @@ class TokenService:
             update(Grant).where(Grant.session_id == sid, Grant.revoked_at.is_(None))
             .values(revoked_at=utcnow(), revoked_reason=reason)
         )
-        return res.rowcount
+        return rowcount(res)
 
     # -- issuing ---------------------------------------------------------------------------
     def issue_tokens(self, s: Session, client: Client, grant: Grant, subject: Subject, *,

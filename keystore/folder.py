@@ -13,6 +13,7 @@ one. A private key is only ever written inside an encrypted PFX.
 """
 from __future__ import annotations
 
+import builtins  # KeysFolder.list shadows the built-in inside the class
 import re
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -161,7 +162,7 @@ class KeysFolder:
         *,
         csr: x509.CertificateSigningRequest | None = None,
         certificate: x509.Certificate | None = None,
-        chain: list[x509.Certificate] | None = None,
+        chain: builtins.list[x509.Certificate] | None = None,
     ) -> KeyEntry:
         """Save a new key as ``name.pfx`` (plus its CSR or certificate); refuses to overwrite a key."""
         _check_password(password)
@@ -181,14 +182,16 @@ class KeysFolder:
         return self.entry(name)
 
     def import_certificate(
-        self, name: str, password: bytes, certificate: x509.Certificate, chain: list[x509.Certificate] | None = None
+        self, name: str, password: bytes, certificate: x509.Certificate,
+        chain: builtins.list[x509.Certificate] | None = None,
     ) -> KeyEntry:
         """Put the certificate the CA issued (and its chain) into key *name*'s PFX; refuse one for another key."""
         with locked(self.path if self.path.is_dir() else self.path.parent):
             opened = self.open(name, password)
             _check_matches(certificate, opened.private_key)
             pfx_path = self._pfx_path(name)
-            blob = pfx.encrypt_key(opened.private_key, password, certificate, chain, name=name, kdf_rounds=self.kdf_rounds)
+            blob = pfx.encrypt_key(opened.private_key, password, certificate, chain, name=name,
+                                   kdf_rounds=self.kdf_rounds)
             atomic_write(pfx_path.with_suffix(".crt"), _pem(certificate, chain), 0o644)
             atomic_write(pfx_path, blob)
             pfx_path.with_suffix(".csr").unlink(missing_ok=True)
@@ -205,7 +208,8 @@ class KeysFolder:
         with locked(self.path if self.path.is_dir() else self.path.parent):
             opened = self.open(name, old_password)
             blob = pfx.encrypt_key(
-                opened.private_key, new_password, opened.certificate, opened.chain, name=name, kdf_rounds=self.kdf_rounds
+                opened.private_key, new_password, opened.certificate, opened.chain, name=name,
+                kdf_rounds=self.kdf_rounds,
             )
             atomic_write(self._pfx_path(name), blob)
 
@@ -213,7 +217,8 @@ class KeysFolder:
     def _pfx_path(self, name: str) -> Path:
         if not isinstance(name, str) or not _NAME.fullmatch(name):
             raise KeystoreError(
-                f"key name {name!r} is not allowed; use 1-64 letters, digits, '.', '_' or '-', starting with a letter or digit"
+                f"key name {name!r} is not allowed; use 1-64 letters, digits, '.', '_' or '-', "
+                "starting with a letter or digit"
             )
         return self.path / f"{name}.pfx"
 

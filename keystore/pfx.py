@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, rsa
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from cryptography.hazmat.primitives.serialization import PrivateFormat, pkcs12
 from cryptography.hazmat.primitives.serialization.pkcs12 import PBES
@@ -40,6 +41,9 @@ def encrypt_key(
         .hmac_hash(hashes.SHA256())
         .build(password)
     )
+    if not isinstance(key, (rsa.RSAPrivateKey, dsa.DSAPrivateKey, ec.EllipticCurvePrivateKey,
+                            ed25519.Ed25519PrivateKey, ed448.Ed448PrivateKey)):
+        raise TypeError(f"a {type(key).__name__} cannot be kept in a PKCS#12 file; use an RSA, EC or EdDSA key")
     return pkcs12.serialize_key_and_certificates(
         name.encode() if name else None, key, cert, chain or None, encryption
     )

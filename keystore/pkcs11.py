@@ -40,7 +40,7 @@ _MODULE_GLOBS = (
 KINDS = ("ecdsa-p256", "rsa-pss-3072")
 
 #: (module, token label) -> [sha256 of the PIN that logged in, open sessions]; see Token.__init__.
-_LOGINS: dict[tuple[str, str], list] = {}
+_LOGINS: dict[tuple[str, str], list[Any]] = {}
 _LOGINS_LOCK = threading.Lock()
 
 _PSS_MECHANISMS = {
@@ -75,6 +75,7 @@ class Token:
     def __init__(self, label: str, pin: str, module: str | None = None) -> None:
         self.label = label
         self._lock = threading.RLock()
+        self._session: pkcs11.Session | None = None
         try:
             lib = pkcs11.lib(module or find_module())
         except (RuntimeError, OSError) as exc:
@@ -103,7 +104,8 @@ class Token:
         except (p11e.PinIncorrect, p11e.PinInvalid, p11e.PinLenRange):
             raise WrongPassword(f"the PIN does not open token {label!r}") from None
         except p11e.PinLocked:
-            raise WrongPassword(f"token {label!r} is locked after too many wrong PINs; reset it with the SO PIN") from None
+            raise WrongPassword(
+                f"token {label!r} is locked after too many wrong PINs; reset it with the SO PIN") from None
         except p11e.PKCS11Error as exc:
             raise KeystoreError(f"cannot open token {label!r}: {type(exc).__name__}") from None
 
@@ -183,7 +185,7 @@ class Token:
         with self._lock:
             self._open_session()
             try:
-                return priv.sign(data, mechanism=mechanism, mechanism_param=param)
+                return bytes(priv.sign(data, mechanism=mechanism, mechanism_param=param))
             except p11e.PKCS11Error as exc:
                 raise KeystoreError(f"the token refused to sign: {type(exc).__name__}") from None
 
@@ -207,7 +209,7 @@ class _Unextractable:
     def __copy__(self) -> Any:
         return self
 
-    def __deepcopy__(self, memo: dict) -> Any:
+    def __deepcopy__(self, memo: dict[int, Any]) -> Any:
         return self
 
 
@@ -232,7 +234,9 @@ class HsmEcKey(_Unextractable, ec.EllipticCurvePrivateKey):
     def exchange(self, algorithm: ec.ECDH, peer_public_key: ec.EllipticCurvePublicKey) -> bytes:
         raise KeystoreError("token keys here are for signing only")
 
-    def sign(self, data: bytes, signature_algorithm: ec.EllipticCurveSignatureAlgorithm) -> bytes:
+    def sign(
+        self, data: bytes | bytearray | memoryview, signature_algorithm: ec.EllipticCurveSignatureAlgorithm
+    ) -> bytes:
         """ECDSA signature (DER, as cryptography returns it) over *data*, computed on the token."""
         if not isinstance(signature_algorithm, ec.ECDSA):
             raise KeystoreError("a P-256 token key signs with ECDSA only")
@@ -276,9 +280,9 @@ class HsmRsaKey(_Unextractable, rsa.RSAPrivateKey):
         raise KeystoreError(f"unsupported RSA padding {type(padding_).__name__} with {name}")
 
 
-def _digest(data: bytes, algorithm: Any) -> bytes:
+def _digest(data: bytes | bytearray | memoryview, algorithm: Any) -> bytes:
     if isinstance(algorithm, utils.Prehashed):
-        return data
+        return bytes(data)
     h = hashes.Hash(algorithm)
     h.update(data)
     return h.finalize()

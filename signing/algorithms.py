@@ -10,7 +10,11 @@ from typing import Callable
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import ec, ed25519, padding, rsa
-from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes, PublicKeyTypes
+from cryptography.hazmat.primitives.asymmetric.types import (
+    CertificateIssuerPrivateKeyTypes,
+    PrivateKeyTypes,
+    PublicKeyTypes,
+)
 
 from .errors import SigningError
 
@@ -27,7 +31,7 @@ class Algorithm:
     digest_name: str  #: asn1crypto digest name used in CMS: "sha256"
     signature_oid: str  #: OID written in SignerInfo.signatureAlgorithm
     asn1_signature_name: str  #: asn1crypto SignedDigestAlgorithm name
-    generate: Callable[[], PrivateKeyTypes]
+    generate: Callable[[], CertificateIssuerPrivateKeyTypes]
     sign: Callable[[PrivateKeyTypes, bytes], bytes]
     #: verify(public_key, signature, data); raises cryptography.exceptions.InvalidSignature
     verify: Callable[[PublicKeyTypes, bytes, bytes], None]
@@ -43,14 +47,55 @@ class Algorithm:
 MIN_RSA_BITS = 2048
 _PSS = padding.PSS(mgf=padding.MGF1(hashes.SHA256()), salt_length=32)
 
+
+def _wrong_key(algorithm: str, key: object) -> UnknownAlgorithm:
+    return UnknownAlgorithm(f"{algorithm} cannot use a {type(key).__name__} key")
+
+
+def _ecdsa_p256_sign(key: PrivateKeyTypes, data: bytes) -> bytes:
+    if not isinstance(key, ec.EllipticCurvePrivateKey):
+        raise _wrong_key("ecdsa-p256", key)
+    return key.sign(data, ec.ECDSA(hashes.SHA256()))
+
+
+def _ecdsa_p256_verify(pub: PublicKeyTypes, sig: bytes, data: bytes) -> None:
+    if not isinstance(pub, ec.EllipticCurvePublicKey):
+        raise _wrong_key("ecdsa-p256", pub)
+    pub.verify(sig, data, ec.ECDSA(hashes.SHA256()))
+
+
+def _ed25519_sign(key: PrivateKeyTypes, data: bytes) -> bytes:
+    if not isinstance(key, ed25519.Ed25519PrivateKey):
+        raise _wrong_key("ed25519", key)
+    return key.sign(data)
+
+
+def _ed25519_verify(pub: PublicKeyTypes, sig: bytes, data: bytes) -> None:
+    if not isinstance(pub, ed25519.Ed25519PublicKey):
+        raise _wrong_key("ed25519", pub)
+    pub.verify(sig, data)
+
+
+def _rsa_pss_sign(key: PrivateKeyTypes, data: bytes) -> bytes:
+    if not isinstance(key, rsa.RSAPrivateKey):
+        raise _wrong_key("rsa-pss-3072", key)
+    return key.sign(data, _PSS, hashes.SHA256())
+
+
+def _rsa_pss_verify(pub: PublicKeyTypes, sig: bytes, data: bytes) -> None:
+    if not isinstance(pub, rsa.RSAPublicKey):
+        raise _wrong_key("rsa-pss-3072", pub)
+    pub.verify(sig, data, _PSS, hashes.SHA256())
+
+
 ECDSA_P256 = Algorithm(
     name="ecdsa-p256",
     digest_name="sha256",
     signature_oid="1.2.840.10045.4.3.2",
     asn1_signature_name="sha256_ecdsa",
     generate=lambda: ec.generate_private_key(ec.SECP256R1()),
-    sign=lambda key, data: key.sign(data, ec.ECDSA(hashes.SHA256())),
-    verify=lambda pub, sig, data: pub.verify(sig, data, ec.ECDSA(hashes.SHA256())),
+    sign=_ecdsa_p256_sign,
+    verify=_ecdsa_p256_verify,
     matches=lambda k: isinstance(k, (ec.EllipticCurvePrivateKey, ec.EllipticCurvePublicKey))
     and isinstance(k.curve, ec.SECP256R1),
 )
@@ -61,8 +106,8 @@ ED25519 = Algorithm(
     signature_oid="1.3.101.112",
     asn1_signature_name="ed25519",
     generate=ed25519.Ed25519PrivateKey.generate,
-    sign=lambda key, data: key.sign(data),
-    verify=lambda pub, sig, data: pub.verify(sig, data),
+    sign=_ed25519_sign,
+    verify=_ed25519_verify,
     matches=lambda k: isinstance(k, (ed25519.Ed25519PrivateKey, ed25519.Ed25519PublicKey)),
 )
 
@@ -72,8 +117,8 @@ RSA_PSS_3072 = Algorithm(
     signature_oid="1.2.840.113549.1.1.10",
     asn1_signature_name="rsassa_pss",
     generate=lambda: rsa.generate_private_key(public_exponent=65537, key_size=3072),
-    sign=lambda key, data: key.sign(data, _PSS, hashes.SHA256()),
-    verify=lambda pub, sig, data: pub.verify(sig, data, _PSS, hashes.SHA256()),
+    sign=_rsa_pss_sign,
+    verify=_rsa_pss_verify,
     # we make 3072-bit keys; smaller ones from elsewhere down to 2048 (NIST SP 800-57) only, never 512/1024
     matches=lambda k: isinstance(k, (rsa.RSAPrivateKey, rsa.RSAPublicKey)) and k.key_size >= MIN_RSA_BITS,
     # RSASSA-PSS-params: SHA-256, MGF1 with SHA-256, salt 32, trailer 1 (RFC 4055)

@@ -21,12 +21,13 @@ import unicodedata
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
+from typing import Any
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes, PublicKeyTypes
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import AuthorityInformationAccessOID, ExtendedKeyUsageOID, NameOID
 
 from keystore import pfx
 from keystore.files import atomic_write, locked
@@ -112,7 +113,7 @@ class CertificateAuthority:
         root_certificate: x509.Certificate,
         issuing_key: CertificateIssuerPrivateKeyTypes,
         issuing_certificate: x509.Certificate,
-        config: dict,
+        config: dict[str, Any],
     ) -> None:
         self.folder = Path(folder)
         self._root_key = root_key
@@ -174,10 +175,12 @@ class CertificateAuthority:
         with locked(folder):
             if (folder / "ca.json").exists():  # again under the lock: another init may have finished meanwhile
                 raise CAError(f"{folder} already holds a CA; open it, or pick an empty folder")
-            atomic_write(folder / "root.pfx", pfx.encrypt_key(root_key, password, root_cert, name="root", kdf_rounds=kdf_rounds))
+            atomic_write(folder / "root.pfx",
+                         pfx.encrypt_key(root_key, password, root_cert, name="root", kdf_rounds=kdf_rounds))
             atomic_write(
                 folder / "issuing.pfx",
-                pfx.encrypt_key(issuing_key, password, issuing_cert, [root_cert], name="issuing", kdf_rounds=kdf_rounds),
+                pfx.encrypt_key(issuing_key, password, issuing_cert, [root_cert], name="issuing",
+                                kdf_rounds=kdf_rounds),
             )
             atomic_write(folder / "root.pem", _pem(root_cert), 0o644)
             atomic_write(folder / "issuing.pem", _pem(issuing_cert), 0o644)
@@ -292,7 +295,9 @@ class CertificateAuthority:
             builder = builder.add_extension(x509.OCSPNoCheck(), critical=False)
         return self._sign_and_record(builder, profile)
 
-    def _leaf_builder(self, subject: x509.Name, public_key: PublicKeyTypes, start: datetime, end: datetime) -> x509.CertificateBuilder:
+    def _leaf_builder(
+        self, subject: x509.Name, public_key: PublicKeyTypes, start: datetime, end: datetime
+    ) -> x509.CertificateBuilder:
         issuer = self.issuing_certificate
         builder = (
             x509.CertificateBuilder()
@@ -311,7 +316,8 @@ class CertificateAuthority:
         if self._config.get("ocsp_url"):
             builder = builder.add_extension(
                 x509.AuthorityInformationAccess([
-                    x509.AccessDescription(x509.AuthorityInformationAccessOID.OCSP, x509.UniformResourceIdentifier(self._config["ocsp_url"]))
+                    x509.AccessDescription(AuthorityInformationAccessOID.OCSP,
+                                           x509.UniformResourceIdentifier(self._config["ocsp_url"]))
                 ]),
                 critical=False,
             )
@@ -416,15 +422,16 @@ class CertificateAuthority:
         return ocsp_mod.respond(request_der, responders)
 
     # ----------------------------------------------------------------- index storage
-    def _read_index(self) -> dict:
+    def _read_index(self) -> dict[str, Any]:
         try:
-            return json.loads((self.folder / "index.json").read_text())
+            index: dict[str, Any] = json.loads((self.folder / "index.json").read_text())
+            return index
         except FileNotFoundError:
             raise CAError(f"{self.folder / 'index.json'} is missing; restore it from a backup") from None
         except ValueError:
             raise CAError(f"{self.folder / 'index.json'} is damaged; restore it from a backup") from None
 
-    def _write_index(self, index: dict) -> None:
+    def _write_index(self, index: dict[str, Any]) -> None:
         atomic_write(self.folder / "index.json", _dump(index))
 
 
@@ -464,7 +471,8 @@ class DelegatedOCSPResponder:
             certificate.verify_directly_issued_by(self.issuing_certificate)
             eku = certificate.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
         except (ValueError, TypeError, x509.ExtensionNotFound, InvalidSignature, UnsupportedAlgorithm):
-            raise CAError("the responder certificate is not an OCSP-signing certificate from this CA's issuing CA") from None
+            raise CAError(
+                "the responder certificate is not an OCSP-signing certificate from this CA's issuing CA") from None
         if ExtendedKeyUsageOID.OCSP_SIGNING not in eku:
             raise CAError("the responder certificate lacks the OCSPSigning extended key usage")
         self._responder = ocsp_mod.IssuerResponder(
@@ -530,7 +538,8 @@ def check_subject(subject: x509.Name, profile: str) -> x509.Name:
     seen: dict[x509.ObjectIdentifier, str] = {}
     for rdn in subject.rdns:
         if len(rdn) != 1:
-            raise CertificateRequestError("multi-valued name parts (A=x+B=y) are not accepted; put one attribute per part")
+            raise CertificateRequestError(
+                "multi-valued name parts (A=x+B=y) are not accepted; put one attribute per part")
         (attr,) = list(rdn)
         label = names.get(attr.oid)
         if label is None:
@@ -554,7 +563,8 @@ def check_subject(subject: x509.Name, profile: str) -> x509.Name:
             )
     missing = [names[o] for o in _REQUIRED[profile] if o not in seen]
     if missing:
-        raise CertificateRequestError(f"the request's subject lacks {', '.join(missing)} needed for a {profile} certificate")
+        raise CertificateRequestError(
+            f"the request's subject lacks {', '.join(missing)} needed for a {profile} certificate")
     pinfl = seen[oids.PINFL]
     if not (_DIGITS.fullmatch(pinfl) and len(pinfl) == 14):
         raise CertificateRequestError(f"PINFL must be exactly 14 digits, got {pinfl!r}")
@@ -603,5 +613,5 @@ def _pem(cert: x509.Certificate) -> bytes:
     return cert.public_bytes(serialization.Encoding.PEM)
 
 
-def _dump(obj: dict) -> bytes:
+def _dump(obj: dict[str, Any]) -> bytes:
     return (json.dumps(obj, indent=1, sort_keys=True) + "\n").encode()

@@ -9,6 +9,8 @@ because asn1crypto parses recursively and believes the lengths it reads.
 """
 from __future__ import annotations
 
+from datetime import datetime
+
 from asn1crypto import cms as a_cms
 
 from .errors import SigningError

@@ -5,8 +5,9 @@ RSA-PSS. Those facts follow from the algorithm's signature OID, so they live her
 """
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, overload
 
+from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
@@ -22,6 +23,14 @@ def signature_hash(key: object) -> hashes.HashAlgorithm | None:
     if alg.signature_oid in _PURE_SIGNATURE_OIDS:
         return None
     return alg.hash_algorithm()
+
+
+@overload
+def sign(builder: x509.CertificateBuilder, key: Any) -> x509.Certificate: ...
+@overload
+def sign(builder: x509.CertificateRevocationListBuilder, key: Any) -> x509.CertificateRevocationList: ...
+@overload
+def sign(builder: x509.CertificateSigningRequestBuilder, key: Any) -> x509.CertificateSigningRequest: ...
 
 
 def sign(builder: Any, key: Any) -> Any:

@@ -223,7 +223,7 @@ def park(req: AuthRequest) -> str:
 
 def _cookie_size(data: dict) -> int:
     """The length of the session cookie's value that *data* would make."""
-    serializer = current_app.session_interface.get_signing_serializer(current_app)
+    serializer = current_app.session_interface.get_signing_serializer(current_app)  # type: ignore[attr-defined]
     return len(serializer.dumps(data)) if serializer is not None else 0
 
 
@@ -235,7 +235,7 @@ def parked(rid: str | None) -> AuthRequest | None:
     return AuthRequest(**{k: v for k, v in data.items() if k in known})
 
 
-def unpark(rid: str) -> None:
+def unpark(rid: str | None) -> None:
     pending = dict(session.get("authz", {}))
     pending.pop(rid, None)
     session["authz"] = pending
@@ -255,7 +255,7 @@ def _go_on(rid: str | None):
     """(client, request, None) for a parked request the browser may go on with, else
     (None, None, the page or redirect to answer with instead)."""
     req = parked(rid)
-    if req is None:
+    if req is None or rid is None:
         return None, None, (render_template("error.html", error="request_expired", description=None), 400)
     client = get_client(dbs(), req.client_id)
     if client is None or req.redirect_uri not in client.redirect_uris:
@@ -335,7 +335,7 @@ def _remember_consent(s, person_id: int, client_id: str, scopes: list[str]) -> N
     if insert is not None:
         added = s.execute(insert(Consent).values(person_id=person_id, client_id=client_id, scopes=scopes,
                                                  granted_at=utcnow())
-                          .on_conflict_do_nothing(index_elements=["person_id", "client_id"])
+                          .on_conflict_do_nothing(index_elements=["person_id", "client_id"])  # type: ignore[attr-defined]
                           .returning(Consent.id)).first()  # rowcount is -1 on psycopg here
         if added is not None:
             return

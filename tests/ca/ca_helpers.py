@@ -13,7 +13,9 @@ PASSWORD = b"ca-test-password"
 FAST_KDF = 1000  # tests only; production keeps keystore.pfx.KDF_ROUNDS
 
 
-def make_csr(key=None, *, profile: str = "citizen", **override: str | None) -> tuple[object, x509.CertificateSigningRequest]:
+def make_csr(
+    key=None, *, profile: str = "citizen", **override: str | None
+) -> tuple[object, x509.CertificateSigningRequest]:
     """A CSR for a valid citizen/employee subject; keyword args replace (or, with None, drop) attributes."""
     key = key or algorithms.DEFAULT.generate()
     attrs: dict[str, tuple[x509.ObjectIdentifier, str]] = {
@@ -33,7 +35,9 @@ def make_csr(key=None, *, profile: str = "citizen", **override: str | None) -> t
         if value is None:
             attrs.pop(name, None)
         else:
-            oid = attrs[name][0] if name in attrs else {"O": NameOID.ORGANIZATION_NAME, "TIN": oids.TIN, "T": NameOID.TITLE, "EMAIL": NameOID.EMAIL_ADDRESS}[name]
+            extra = {"O": NameOID.ORGANIZATION_NAME, "TIN": oids.TIN, "T": NameOID.TITLE,
+                     "EMAIL": NameOID.EMAIL_ADDRESS}
+            oid = attrs[name][0] if name in attrs else extra[name]
             attrs[name] = (oid, value)
     name = x509.Name([x509.NameAttribute(oid, value) for oid, value in attrs.values()])
     builder = x509.CertificateSigningRequestBuilder().subject_name(name)

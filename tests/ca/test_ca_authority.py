@@ -83,7 +83,8 @@ def test_citizen_certificate_carries_pinfl_and_nonrepudiation(ca, ca_files, tmp_
     assert cert.extensions.get_extension_for_class(x509.BasicConstraints).value.ca is False
     assert cert.public_key() == key.public_key()
     (tmp_path / "leaf.pem").write_bytes(pem(cert))
-    out = openssl("verify", "-CAfile", str(ca_files["root"]), "-untrusted", str(ca_files["issuing"]), str(tmp_path / "leaf.pem"))
+    out = openssl("verify", "-CAfile", str(ca_files["root"]), "-untrusted", str(ca_files["issuing"]),
+                  str(tmp_path / "leaf.pem"))
     assert out.returncode == 0 and b"OK" in out.stdout, out.stderr
     text = openssl("x509", "-in", str(tmp_path / "leaf.pem"), "-noout", "-subject").stdout
     assert b"1.2.860.3.16.1.2 = 32301940190066" in text
@@ -261,12 +262,14 @@ def test_tsa_and_ocsp_service_certificates_have_critical_eku(ca):
     eku = tsa.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
     assert eku.critical and list(eku.value) == [ExtendedKeyUsageOID.TIME_STAMPING]
     ocsp_cert = ca.issue_ocsp_certificate(key.public_key())
-    assert list(ocsp_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value) == [ExtendedKeyUsageOID.OCSP_SIGNING]
+    eku = ocsp_cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage).value
+    assert list(eku) == [ExtendedKeyUsageOID.OCSP_SIGNING]
     assert ocsp_cert.extensions.get_extension_for_class(x509.OCSPNoCheck)
 
 
 def test_ocsp_and_crl_urls_go_into_issued_certificates(tmp_path):
-    ca = CertificateAuthority.create(tmp_path / "u", PASSWORD, ocsp_url="http://ocsp.example.uz", crl_url="http://ca.example.uz/crl", kdf_rounds=FAST_KDF)
+    ca = CertificateAuthority.create(tmp_path / "u", PASSWORD, ocsp_url="http://ocsp.example.uz",
+                                     crl_url="http://ca.example.uz/crl", kdf_rounds=FAST_KDF)
     cert = ca.issue(make_csr()[1])
     aia = cert.extensions.get_extension_for_class(x509.AuthorityInformationAccess).value
     assert aia[0].access_location.value == "http://ocsp.example.uz"
@@ -280,7 +283,8 @@ def test_root_crl_numbers_grow_and_openssl_accepts_the_full_crl_chain(ca, ca_fil
     assert number(second) == number(first) + 1
     assert second.is_signature_valid(ca.root_certificate.public_key())
     cert = ca.issue(make_csr()[1])
-    (tmp_path / "crls.pem").write_bytes(second.public_bytes(serialization.Encoding.PEM) + ca.crl().public_bytes(serialization.Encoding.PEM))
+    (tmp_path / "crls.pem").write_bytes(second.public_bytes(serialization.Encoding.PEM)
+                                        + ca.crl().public_bytes(serialization.Encoding.PEM))
     (tmp_path / "leaf.pem").write_bytes(pem(cert))
     out = openssl("verify", "-crl_check_all", "-CAfile", str(ca_files["root"]), "-untrusted", str(ca_files["issuing"]),
                   "-CRLfile", str(tmp_path / "crls.pem"), str(tmp_path / "leaf.pem"))

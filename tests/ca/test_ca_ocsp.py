@@ -40,7 +40,10 @@ def test_issuing_ca_status_is_answered_by_the_root(ca, ca_files, tmp_path, serve
     assert out.returncode == 0 and b": good" in out.stdout and b"Response verify OK" in out.stderr, out.stderr
 
 
-def _request(cert, issuer, *, nonce: bytes | None = None, algo=hashes.SHA1()) -> bytes:
+SHA1 = hashes.SHA1()  # what openssl ocsp and most clients still put in CertID
+
+
+def _request(cert, issuer, *, nonce: bytes | None = None, algo: hashes.HashAlgorithm = SHA1) -> bytes:
     b = ocsp.OCSPRequestBuilder().add_certificate(cert, issuer, algo)
     if nonce is not None:
         b = b.add_extension(x509.OCSPNonce(nonce), critical=False)
@@ -49,7 +52,8 @@ def _request(cert, issuer, *, nonce: bytes | None = None, algo=hashes.SHA1()) ->
 
 def test_library_answer_is_signed_echoes_nonce_and_says_unknown_for_strangers(ca, tmp_path):
     cert = ca.issue(make_csr()[1])
-    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(_request(cert, ca.issuing_certificate, nonce=b"n" * 16, algo=hashes.SHA256())))
+    req = _request(cert, ca.issuing_certificate, nonce=b"n" * 16, algo=hashes.SHA256())
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(req))
     assert resp.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
     assert resp.certificate_status is ocsp.OCSPCertStatus.GOOD
     assert resp.extensions.get_extension_for_class(x509.OCSPNonce).value.nonce == b"n" * 16

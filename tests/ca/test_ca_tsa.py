@@ -38,7 +38,8 @@ def test_openssl_cms_verify_accepts_an_rsa_pss_token(ca, ca_files, tmp_path):
     # `openssl ts` verifies through the old PKCS7 code, which knows no RSASSA-PSS; `openssl cms` does.
     token = request_timestamp(DIGEST, authority=_authority(ca, "rsa-pss-3072"))
     (tmp_path / "token.der").write_bytes(token.der)
-    out = openssl("cms", "-verify", "-inform", "DER", "-in", str(tmp_path / "token.der"), "-CAfile", str(ca_files["root"]),
+    out = openssl("cms", "-verify", "-inform", "DER", "-in", str(tmp_path / "token.der"),
+                  "-CAfile", str(ca_files["root"]),
                   "-purpose", "any", "-out", str(tmp_path / "tstinfo.der"))
     assert out.returncode == 0 and b"Verification successful" in out.stderr, out.stderr
 
@@ -54,7 +55,8 @@ def test_openssl_ts_verify_accepts_a_token_we_fetched_over_http(ca, ca_files, au
 
 def test_openssl_made_request_is_answered(ca, ca_files, authority, tmp_path):
     (tmp_path / "data.txt").write_bytes(b"hello")
-    q = openssl("ts", "-query", "-data", str(tmp_path / "data.txt"), "-sha512", "-cert", "-out", str(tmp_path / "q.tsq"))
+    q = openssl("ts", "-query", "-data", str(tmp_path / "data.txt"), "-sha512", "-cert",
+                "-out", str(tmp_path / "q.tsq"))
     assert q.returncode == 0, q.stderr
     (tmp_path / "r.tsr").write_bytes(authority.respond((tmp_path / "q.tsq").read_bytes()))
     out = openssl("ts", "-verify", "-queryfile", str(tmp_path / "q.tsq"), "-in", str(tmp_path / "r.tsr"),
@@ -101,12 +103,14 @@ def test_token_signed_by_a_non_tsa_certificate_is_refused(ca):
         TimestampAuthority(key, ca.issue(csr))
 
 
-@pytest.mark.parametrize("data", [b"", b"\x01\x02garbage", b"\x30\x03\x02\x01"], ids=["empty", "garbage", "truncated-header"])
+@pytest.mark.parametrize("data", [b"", b"\x01\x02garbage", b"\x30\x03\x02\x01"],
+                         ids=["empty", "garbage", "truncated-header"])
 def test_garbage_requests_are_rejected_with_bad_data_format(authority, data, tmp_path):
     (tmp_path / "r.tsr").write_bytes(authority.respond(data))
     shown = openssl("ts", "-reply", "-in", str(tmp_path / "r.tsr"), "-text")
     assert shown.returncode == 0, shown.stderr
-    assert b"Status: Rejected." in shown.stdout and b"Failure info: the data submitted has the wrong format" in shown.stdout
+    assert b"Status: Rejected." in shown.stdout
+    assert b"Failure info: the data submitted has the wrong format" in shown.stdout
     with pytest.raises(TimestampError, match=r"refused: rejection \[bad_data_format\]"):
         tsa.parse_response(authority.respond(data))
 

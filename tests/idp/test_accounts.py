@@ -239,7 +239,8 @@ def test_lockout_grows_after_further_failures(app, svc, account):
     assert wait > dt.timedelta(seconds=svc.settings.lockout_base)  # longer than the first lock
 
 
-@pytest.mark.parametrize("state,key", [(PersonState.BLOCKED, "account_blocked"), (PersonState.CLOSED, "account_closed")])
+@pytest.mark.parametrize("state,key", [(PersonState.BLOCKED, "account_blocked"),
+                                       (PersonState.CLOSED, "account_closed")])
 def test_blocked_or_closed_account_cannot_log_in(app, svc, account, state, key):
     with svc.db.session() as s:
         s.execute(update(Person).where(Person.id == account.person_id).values(state=state))
@@ -374,7 +375,8 @@ def test_consent_without_csrf_refused(app, svc, portal, account):
 # -- cookies ----------------------------------------------------------------------------------------
 
 def _session_cookie(resp) -> str:
-    cookies = [c for c in resp.headers.getlist("Set-Cookie") if c.startswith(("yagona_session=", "__Host-yagona_session="))]
+    cookies = [c for c in resp.headers.getlist("Set-Cookie")
+               if c.startswith(("yagona_session=", "__Host-yagona_session="))]
     assert cookies, resp.headers
     return cookies[-1]
 

@@ -392,7 +392,8 @@ def test_prompt_login_right_after_a_login_still_needs_a_new_login(browser, porta
     """Going straight to /authorize/continue must not satisfy prompt=login, however recent the last login."""
     logged_in(browser, portal, account)
     with svc.db.session() as s:
-        sessions_before = len(s.scalars(select(LoginSession.id).where(LoginSession.person_id == account.person_id)).all())
+        sessions_before = len(
+            s.scalars(select(LoginSession.id).where(LoginSession.person_id == account.person_id)).all())
     resp, _ = authorize(browser, portal, prompt="login")
     assert resp.status_code == 302 and resp.location.startswith("/login?authz=")
     rid = query_of(resp.location)["authz"]

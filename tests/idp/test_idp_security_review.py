@@ -8,11 +8,11 @@ import json
 from urllib.parse import urlencode
 
 import pytest
-from sqlalchemy import delete, select
+from sqlalchemy import select
 
 from idp.errors import UserError
 from idp.housekeeping import prune
-from idp.models import Credential, Grant, LoginSession
+from idp.models import Credential, LoginSession
 
 from idp_helpers import Browser, csrf_from, query_of
 from test_cli import run  # noqa: F401  (the `yagona` process fixture)
@@ -234,7 +234,8 @@ def test_parked_requests_keep_the_session_cookie_within_browser_limits(app, port
             resp = b.consent(resp.text)
             sizes += [len(h) for h in resp.headers.getlist("Set-Cookie")]
     assert max(sizes) <= 4093, sizes  # werkzeug's limit: what every browser keeps
-    assert resp.status_code == 302 and query_of(resp.location).get("state") == params["state"]  # the newest went through
+    # the newest went through
+    assert resp.status_code == 302 and query_of(resp.location).get("state") == params["state"]
 
 
 def test_two_tabs_consenting_at_once_do_not_crash(app, svc, make_portal, account, monkeypatch):
@@ -315,7 +316,7 @@ def test_nul_in_a_stored_header_is_refused_not_a_database_error(app, account):
     assert resp.status_code == 400 and "NUL" in resp.text
 
 
-def test_pinfl_in_non_ascii_digits_is_refused(run):
+def test_pinfl_in_non_ascii_digits_is_refused(run):  # noqa: F811 - the fixture imported above
     """str.isdigit() accepts Arabic-Indic digits: '٣٢٣٠١٩٤٠١٩٠٠٦٦' passed as a 14-digit PINFL, a
     second account for a person whose ASCII PINFL is already registered (one PINFL, one account)."""
     out = run("users", "add", "pinfl-unicode", "--phone", "+998901234567", "--pinfl", "٣٢٣٠١٩٤٠١٩٠٠٦٦",

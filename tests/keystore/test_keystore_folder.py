@@ -63,7 +63,8 @@ def test_pfx_on_disk_is_aes256_pbes2_and_openssl_reads_it(folder):
                           capture_output=True, text=True)
     assert info.returncode == 0, info.stderr
     assert "PBES2, PBKDF2, AES-256-CBC" in info.stderr and "MAC: sha256" in info.stderr
-    keyout = subprocess.run(["openssl", "pkcs12", "-in", str(path), "-nocerts", "-nodes", "-passin", "pass:" + PW.decode()],
+    keyout = subprocess.run(["openssl", "pkcs12", "-in", str(path), "-nocerts", "-nodes",
+                             "-passin", "pass:" + PW.decode()],
                             capture_output=True)
     loaded = serialization.load_pem_private_key(keyout.stdout[keyout.stdout.index(b"-----BEGIN"):], None)
     assert loaded.public_key() == key.public_key()
@@ -177,9 +178,11 @@ def test_export_then_import_elsewhere_with_new_password(folder, tmp_path):
 
 def test_import_pfx_made_by_openssl(folder, tmp_path):
     key = ec.generate_private_key(ec.SECP256R1())
-    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()))
+    (tmp_path / "k.pem").write_bytes(key.private_bytes(serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8,
+                                                       serialization.NoEncryption()))
     (tmp_path / "c.pem").write_bytes(_cert_for(key).public_bytes(serialization.Encoding.PEM))
-    made = subprocess.run(["openssl", "pkcs12", "-export", "-inkey", str(tmp_path / "k.pem"), "-in", str(tmp_path / "c.pem"),
+    made = subprocess.run(["openssl", "pkcs12", "-export", "-inkey", str(tmp_path / "k.pem"),
+                           "-in", str(tmp_path / "c.pem"),
                            "-passout", "pass:fromopenssl", "-out", str(tmp_path / "e.pfx")], capture_output=True)
     assert made.returncode == 0, made.stderr
     entry = folder.import_pfx("eimzo", (tmp_path / "e.pfx").read_bytes(), b"fromopenssl")

@@ -44,7 +44,8 @@ def openssl_verify(sig: bytes, files: dict[str, Path], tmp_path: Path, *, detach
                    ) -> subprocess.CompletedProcess:
     path = tmp_path / "sig.p7s"
     path.write_bytes(sig)
-    args = ["cms", "-verify", "-binary", "-inform", "DER", "-in", path, "-CAfile", files[root], "-out", tmp_path / "out"]
+    args = ["cms", "-verify", "-binary", "-inform", "DER", "-in", path, "-CAfile", files[root],
+            "-out", tmp_path / "out"]
     if detached:
         args += ["-content", files["doc"]]
     return openssl(*args)

@@ -76,7 +76,8 @@ def test_cades_t_with_real_ca_tsa_and_ocsp(real: RealPKI) -> None:
     assert {r.source for r in s.revocation} == {"ocsp"}
     # part A's own token checker agrees on the token we embedded
     token = der.read_signed_data(stamped).signer_infos[0].unsigned_attrs[0].values[0]
-    info = tsa.verify_timestamp_token(token, hashlib.sha256(der.read_signed_data(sig).signer_infos[0].signature).digest(),
+    signature = der.read_signed_data(sig).signer_infos[0].signature
+    info = tsa.verify_timestamp_token(token, hashlib.sha256(signature).digest(),
                                       [real.ca.root_certificate])
     assert info.gen_time == s.timestamp_time
 

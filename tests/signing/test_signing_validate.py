@@ -316,7 +316,8 @@ def test_ocsp_answer_from_wrong_key_is_not_trusted(pki: PKI) -> None:
 
     def forged(request_der: bytes, url: str | None) -> bytes:
         req = ocsp.load_der_ocsp_request(request_der)
-        cert = next(p.cert for p in vars(pki).values() if hasattr(p, "cert") and p.cert.serial_number == req.serial_number)
+        cert = next(p.cert for p in vars(pki).values()
+                    if hasattr(p, "cert") and p.cert.serial_number == req.serial_number)
         issuer = pki.issuing if cert.issuer == pki.issuing.cert.subject else pki.root
         return ocsp.OCSPResponseBuilder().add_response(
             cert=cert, issuer=issuer.cert, algorithm=hashes.SHA1(), cert_status=ocsp.OCSPCertStatus.GOOD,

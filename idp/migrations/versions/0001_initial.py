@@ -1,7 +1,7 @@
 """initial schema: persons, credentials, clients, sessions, grants, tokens, keys, audit
 
 Revision ID: 0001
-Revises: 
+Revises:
 Create Date: 2026-11-22 00:18:50.179628
 """
 from __future__ import annotations
