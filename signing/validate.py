@@ -50,31 +50,6 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha1": hashes.SHA1(),
 }
 _WEAK_DIGESTS = {"md5", "sha1", "md2"}
-_ECDSA_HASH = {
-    "1.2.840.10045.4.3.2": "sha256",
-    "1.2.840.10045.4.3.3": "sha384",
-    "1.2.840.10045.4.3.4": "sha512",
-}
-_RSA_PKCS1_HASH = {
-    "1.2.840.113549.1.1.11": "sha256",
-    "1.2.840.113549.1.1.12": "sha384",
-    "1.2.840.113549.1.1.13": "sha512",
-}
-_RSA_PSS = "1.2.840.113549.1.1.10"
-_EKU_FOR_SIGNING = {
-    ExtendedKeyUsageOID.EMAIL_PROTECTION,
-    ExtendedKeyUsageOID.CODE_SIGNING,
-    ExtendedKeyUsageOID.CLIENT_AUTH,
-    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
-    x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36"),  # id-kp-documentSigning (RFC 9336)
-    x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12"),  # Microsoft document signing
-    x509.ObjectIdentifier("1.2.840.113583.1.1.5"),  # Adobe authentic documents trust
-}
-_ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-_ATTR_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-_ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
-_ATTR_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"
-_ATTR_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
 _CLOCK_SKEW = timedelta(minutes=5)
 #: Entries per cache (paths, revocation answers...) before it starts afresh
 _MAX_CACHE = 100_000
@@ -510,7 +485,7 @@ class Validator:
                 break
         digest_name = si.digest_name
         rep.digest_algorithm = digest_name
-        rep.signature_algorithm = der.SIGNATURE_NAMES.get(si.signature_oid, si.signature_oid)
+        rep.signature_algorithm = oids.SIGNATURE_NAMES.get(si.signature_oid, si.signature_oid)
         if cert is None:
             rep.fail(SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                      "the signer's certificate is neither in the signature nor among the known certificates")
@@ -541,15 +516,15 @@ class Validator:
                     return None
                 seen.add(oid)
                 value = attr.values[0]
-                if oid == _ATTR_MESSAGE_DIGEST:
+                if oid == oids.ATTR_MESSAGE_DIGEST:
                     attrs["md"] = der.read_octets(value)
-                elif oid == _ATTR_CONTENT_TYPE:
+                elif oid == oids.ATTR_CONTENT_TYPE:
                     attrs["ct"] = der.read_oid(value)
-                elif oid == _ATTR_SIGNING_TIME:
+                elif oid == oids.ATTR_SIGNING_TIME:
                     rep.signing_time = der.read_time(value)
-                elif oid == _ATTR_SIGNING_CERT_V2:
+                elif oid == oids.ATTR_SIGNING_CERT_V2:
                     attrs["scv2"] = value
-                elif oid == _ATTR_SIGNING_CERT:
+                elif oid == oids.ATTR_SIGNING_CERT:
                     attrs["scv1"] = value
             if "md" not in attrs or "ct" not in attrs:
                 rep.fail(SubIndication.FORMAT_FAILURE, "signed attributes lack message-digest or content-type")
@@ -742,7 +717,7 @@ def _signer_constraints(cert: CertInfo) -> str:
     ku = cert.key_usage
     if ku is not None and not (ku.digital_signature or ku.content_commitment):
         return "the certificate's key usage allows neither digitalSignature nor nonRepudiation"
-    if cert.eku is not None and not (cert.eku & _EKU_FOR_SIGNING):
+    if cert.eku is not None and not (cert.eku & oids.EKU_FOR_SIGNING):
         names = ", ".join(sorted(getattr(o, "_name", o.dotted_string) for o in cert.eku))
         return f"the certificate's extended key usage ({names}) does not allow signing documents"
     return ""
@@ -774,9 +749,9 @@ def _verify_signer_signature(
     pub: object, oid: str, params: bytes | None, digest_name: str, signature: bytes, data: bytes
 ) -> None:
     if isinstance(pub, ec.EllipticCurvePublicKey):
-        pub.verify(signature, data, ec.ECDSA(_HASHES[_ECDSA_HASH.get(oid, digest_name)]))
+        pub.verify(signature, data, ec.ECDSA(_HASHES[oids.ECDSA_HASH.get(oid, digest_name)]))
     elif isinstance(pub, rsa.RSAPublicKey):
-        if oid == _RSA_PSS:
+        if oid == oids.RSA_PSS:
             from asn1crypto import algos as a_algos
 
             try:
@@ -790,7 +765,7 @@ def _verify_signer_signature(
                 raise _Unsupported(f"RSA-PSS with {h}/{mgf_h} is not supported")
             pub.verify(signature, data, padding.PSS(mgf=padding.MGF1(_HASHES[mgf_h]), salt_length=salt), _HASHES[h])
         else:
-            pub.verify(signature, data, padding.PKCS1v15(), _HASHES[_RSA_PKCS1_HASH.get(oid, digest_name)])
+            pub.verify(signature, data, padding.PKCS1v15(), _HASHES[oids.RSA_PKCS1_HASH.get(oid, digest_name)])
     elif isinstance(pub, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         pub.verify(signature, data)
     else:
