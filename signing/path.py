@@ -91,7 +91,7 @@ class CertInfo:
         "der", "cert", "subject", "issuer", "serial", "not_before", "not_after", "ski", "aki", "is_ca",
         "path_length", "key_usage", "eku", "eku_critical", "public_key", "summary", "name", "pinfl", "tin",
         "organisation", "subject_str", "self_issued", "issuer_raw", "signer_problem", "defect",
-        "bc_critical", "names", "name_constraints",
+        "bc_critical", "names", "san_critical", "name_constraints",
     )
 
     def __init__(self, der_bytes: bytes) -> None:
@@ -120,7 +120,12 @@ class CertInfo:
             self.eku, self.eku_critical = set(e.value), e.critical
         except x509.ExtensionNotFound:
             self.eku, self.eku_critical = None, False
-        self.names: list[x509.GeneralName] = list(_ext(ext, x509.SubjectAlternativeName, list) or ())
+        try:
+            san = ext.get_extension_for_class(x509.SubjectAlternativeName)
+            self.names: list[x509.GeneralName] = list(san.value)
+            self.san_critical = san.critical
+        except x509.ExtensionNotFound:
+            self.names, self.san_critical = [], False
         self.name_constraints = _ext(ext, x509.NameConstraints, lambda v: v)
         self.public_key = cert.public_key()
         self.subject_str = oids.display_name(cert.subject)
@@ -192,7 +197,36 @@ def _defect(c: CertInfo, exts: x509.Extensions) -> tuple[SubIndication, str] | N
         return failed, f"{who} is not a CA but carries name constraints (RFC 5280 4.2.1.10)"
     if not c.cert.issuer.rdns:
         return failed, f"{who} has an empty issuer name (RFC 5280 4.1.2.4)"
+    if not c.cert.subject.rdns and not c.san_critical:
+        return failed, f"{who} has an empty subject and no critical subjectAltName (RFC 5280 4.2.1.6)"
+    for name in c.names:
+        if isinstance(name, x509.DNSName) and not _dns_ok(name.value, wildcard=True):
+            return failed, f"{who} has a subjectAltName dNSName {name.value!r} that is not a DNS name (RFC 5280 4.2.1.6)"
+    for base in _subtrees(c.name_constraints):
+        if isinstance(base, x509.DNSName) and not _dns_ok(base.value, wildcard=False):
+            return failed, f"{who} has a malformed dNSName constraint {base.value!r} (RFC 5280 4.2.1.10)"
+    if _explicit_curve(c.der):
+        return SubIndication.CRYPTO_CONSTRAINTS_FAILURE_NO_POE, \
+            f"{who} has an EC key with explicit curve parameters (RFC 5480 2.1.1: named curves only)"
     return None
+
+
+def _subtrees(ncs: x509.NameConstraints | None) -> list[x509.GeneralName]:
+    if ncs is None:
+        return []
+    return list(ncs.permitted_subtrees or ()) + list(ncs.excluded_subtrees or ())
+
+
+_EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")
+
+
+def _explicit_curve(cert_der: bytes) -> bool:
+    """Is the key an EC key whose curve is spelt out rather than named? (a curve of the signer's choosing)"""
+    fields = der.children(der.children(cert_der)[0])
+    if fields[0][0] == 0xA0:
+        fields = fields[1:]
+    alg = der.children(der.children(fields[5])[0])
+    return alg[0] == _EC_PUBLIC_KEY and len(alg) > 1 and alg[1][0] == 0x30
 
 
 def ca_problem(ca: CertInfo) -> str:
@@ -313,8 +347,9 @@ def judge(path: Sequence[CertInfo], max_intermediates: int = MAX_INTERMEDIATES) 
     for c in path:
         if c.defect:
             return c.defect
-    for c in path:
-        # RFC 5280 4.2.1.1: the keyIdentifier is required in every certificate but a self-signed one
+    for c in path[:-1]:
+        # RFC 5280 4.2.1.1: the keyIdentifier is required in every certificate but a self-signed one; the
+        # anchor is trusted as configured (§6.1.1(d): its name and key), whatever it carries
         if not c.self_issued and c.aki is None:
             return (SubIndication.CHAIN_CONSTRAINTS_FAILURE,
                     f"'{c.subject_str}' has no authorityKeyIdentifier (RFC 5280 4.2.1.1)")
@@ -350,9 +385,12 @@ _CHECKED = (x509.DNSName, x509.RFC822Name, x509.IPAddress, x509.DirectoryName)
 
 
 def _dns_ok(name: str, *, wildcard: bool) -> bool:
+    """A DNS name in preferred name syntax (RFC 1034 3.5, RFC 1123 2.1), optionally '*.' first; not an IP."""
     labels = name.lower().split(".")
     if wildcard and len(labels) > 2 and labels[0] == "*":
         labels = labels[1:]
+    if labels[-1].isdigit():  # "192.0.2.1" is an address, not a host name
+        return False
     return 0 < len(name) <= 253 and all(_LABEL.fullmatch(label) for label in labels)
 
 

@@ -412,8 +412,10 @@ class Validator:
         path = result.path
         if rep is not None:
             rep.chain = [c.summary for c in path]
+        # RFC 5280 4.1.2.5 encodes validity to the second: compare at that granularity
+        second = best.replace(microsecond=0)
         for depth, c in enumerate(path):
-            if c.not_before <= best <= c.not_after:
+            if c.not_before <= second <= c.not_after:
                 continue
             role = _role(what, depth, c)
             if best < c.not_before:

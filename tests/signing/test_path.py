@@ -353,3 +353,80 @@ def test_a_trust_anchor_cryptography_refuses_is_a_clear_error():
         bad = x509.load_der_x509_certificate(bytes(raw))
     with pytest.raises(ValueError, match="trust anchor"):
         Validator([bad])
+
+
+# --- names in the certificates themselves (RFC 5280 4.2.1.6) and constraint syntax (4.2.1.10) -----------
+
+def test_san_dns_names_must_be_dns_names():
+    root = make("Root")
+    assert accepted([leaf(root, extra=san(x509.DNSName("imzo.gov.uz"))), root])
+    assert not accepted([leaf(root, extra=san(x509.DNSName("bad_name.gov.uz"))), root])
+    assert not accepted([leaf(root, extra=san(x509.DNSName("192.0.2.1"))), root])
+
+
+def test_an_empty_subject_needs_a_critical_san():
+    root = make("Root")
+    empty = x509.Name([])
+    assert not accepted([make(empty, root, ca=False, extra=san(x509.RFC822Name("vali@gov.uz"))), root])
+    crit = ((x509.SubjectAlternativeName([x509.RFC822Name("vali@gov.uz")]), True),)
+    assert accepted([make(empty, root, ca=False, extra=crit), root])
+
+
+def test_a_dns_name_constraint_with_a_leading_period_is_malformed():
+    root = make("Root", extra=nc([x509.DNSName(".example.com")]))
+    assert not accepted([leaf(root, extra=san(x509.DNSName("a.example.com"))), root])
+
+
+def test_validity_is_compared_at_the_second_rfc_5280_encodes():
+    from signing.path import validate_path
+
+    root = make("Root")
+    node = leaf(root)
+    end = node.cert.not_valid_after_utc
+    inside = validate_path(node.cert, trust_roots=[root.cert], at=end + timedelta(milliseconds=5),
+                           require_revocation=False)
+    assert inside.passed, inside.errors
+    after = validate_path(node.cert, trust_roots=[root.cert], at=end + timedelta(seconds=1),
+                          require_revocation=False)
+    assert not after.passed
+
+
+def test_a_trust_anchor_need_not_carry_an_authority_key_identifier():
+    """§6.1.1(d): an anchor is its name and key; a cross-signed root trusted directly still anchors."""
+    other = make("Other Root")
+    anchor = make("Root A", other, aki=None)
+    assert accepted([leaf(anchor), anchor], roots=[anchor])
+
+
+def test_an_ec_key_with_explicit_curve_parameters_is_refused():
+    """RFC 5480 2.1.1: named curves only; spelt-out parameters let a CA pick its own (weak) curve."""
+    from asn1crypto import keys as a_keys
+
+    root = make("Root")
+    ica = make("ICA", root)
+    p = 0xFFFFFFFF00000001000000000000000000000000FFFFFFFFFFFFFFFFFFFFFFFF
+    gx = 0x6B17D1F2E12C4247F8BCE6E563A440F277037D812DEB33A0F4A13945D898C296
+    gy = 0x4FE342E2FE1A7F9B8EE7EB4A7C0F9E162BCE33576B315ECECBB6406837BF51F5
+    curve = a_keys.SpecifiedECDomain({
+        "version": "ecdpVer1",
+        "field_id": {"field_type": "prime_field", "parameters": p},
+        "curve": {"a": (p - 3).to_bytes(32, "big"),
+                  "b": bytes.fromhex("5ac635d8aa3a93e7b3ebbd55769886bc651d06b0cc53b0f63bce3c3e27d2604b")},
+        "base": b"\x04" + gx.to_bytes(32, "big") + gy.to_bytes(32, "big"),
+        "order": 0xFFFFFFFF00000000FFFFFFFFFFFFFFFFBCE6FAADA7179E84F3B9CAC2FC632551,
+        "cofactor": 1,
+    })
+    cert = a_x509.Certificate.load(ica.cert.public_bytes(serialization.Encoding.DER))
+    tbs = cert["tbs_certificate"]
+    spki = tbs["subject_public_key_info"]
+    tbs["subject_public_key_info"] = a_keys.PublicKeyInfo({
+        "algorithm": {"algorithm": "ec", "parameters": a_keys.ECDomainParameters(name="specified", value=curve)},
+        "public_key": spki["public_key"]})
+    tbs_der = tbs.dump(force=True)
+    sig = root.key.sign(tbs_der, ec.ECDSA(hashes.SHA256()))
+    explicit = x509.load_der_x509_certificate(a_x509.Certificate({
+        "tbs_certificate": a_x509.TbsCertificate.load(tbs_der), "signature_algorithm": cert["signature_algorithm"],
+        "signature_value": sig}).dump())
+    rep = check([leaf(ica), Node(ica.key, explicit), root])
+    assert rep.indication is not Indication.TOTAL_PASSED
+    assert "explicit curve" in " ".join(rep.errors)
