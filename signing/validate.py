@@ -319,7 +319,8 @@ class Validator:
         when = max(now, resp.produced_at_utc)
         for c in resp.certificates:
             info = self._info(c.public_bytes(serialization.Encoding.DER))
-            if (info and info.eku and ExtendedKeyUsageOID.OCSP_SIGNING in info.eku
+            # held to the path rules every certificate meets (signing.path: critical extensions, weak keys...)
+            if (info and not info.defect and info.eku and ExtendedKeyUsageOID.OCSP_SIGNING in info.eku
                     and info.valid_at(when) and info.valid_at(resp.produced_at_utc)
                     and self._builder.issued_by(info, issuer)):
                 responders.append(info)

@@ -430,3 +430,34 @@ def test_an_ec_key_with_explicit_curve_parameters_is_refused():
     rep = check([leaf(ica), Node(ica.key, explicit), root])
     assert rep.indication is not Indication.TOTAL_PASSED
     assert "explicit curve" in " ".join(rep.errors)
+
+
+# --- revocation sources: a delegated OCSP responder is held to the same certificate rules --------------
+
+def test_a_delegated_ocsp_responder_with_an_unknown_critical_extension_is_not_trusted():
+    from cryptography.x509 import ocsp
+    from cryptography.x509.oid import ExtendedKeyUsageOID
+
+    root = make("Root")
+    signer = leaf(root)
+    sig = cms.sign(DOC, cms.Signer(signer.key, signer.cert), detached=True)
+
+    def responder(*extra):
+        return make("OCSP", root, ca=False, ku=_ku(digital_signature=True),
+                    extra=((x509.ExtendedKeyUsage([ExtendedKeyUsageOID.OCSP_SIGNING]), False), *extra))
+
+    def fetcher(resp_node):
+        def fetch(request_der: bytes, url: str | None) -> bytes:
+            b = (ocsp.OCSPResponseBuilder()
+                 .add_response(cert=signer.cert, issuer=root.cert, algorithm=hashes.SHA1(),
+                               cert_status=ocsp.OCSPCertStatus.GOOD, this_update=NOW - timedelta(minutes=1),
+                               next_update=NOW + timedelta(hours=1), revocation_time=None, revocation_reason=None)
+                 .responder_id(ocsp.OCSPResponderEncoding.HASH, resp_node.cert).certificates([resp_node.cert]))
+            return b.sign(resp_node.key, hashes.SHA256()).public_bytes(serialization.Encoding.DER)
+        return fetch
+
+    good = Validator([root.cert], ocsp_fetcher=fetcher(responder())).validate(sig, DOC).signers[0]
+    assert good.passed, good.errors
+    odd = responder((x509.UnrecognizedExtension(UNKNOWN, b"\x05\x00"), True))
+    rep = Validator([root.cert], ocsp_fetcher=fetcher(odd)).validate(sig, DOC).signers[0]
+    assert rep.sub_indication is SubIndication.TRY_LATER
