@@ -201,7 +201,7 @@ def _defect(c: CertInfo, exts: x509.Extensions) -> tuple[SubIndication, str] | N
         return failed, f"{who} has an empty subject and no critical subjectAltName (RFC 5280 4.2.1.6)"
     for name in c.names:
         if isinstance(name, x509.DNSName) and not _dns_ok(name.value, wildcard=True):
-            return failed, f"{who} has a subjectAltName dNSName {name.value!r} that is not a DNS name (RFC 5280 4.2.1.6)"
+            return failed, f"{who} has a subjectAltName dNSName {name.value!r}, not a DNS name (RFC 5280 4.2.1.6)"
     for base in _subtrees(c.name_constraints):
         if isinstance(base, x509.DNSName) and not _dns_ok(base.value, wildcard=False):
             return failed, f"{who} has a malformed dNSName constraint {base.value!r} (RFC 5280 4.2.1.10)"
