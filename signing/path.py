@@ -39,6 +39,9 @@ MAX_INTERMEDIATES = 6
 #: Issuer candidates one path search may try: real chains need a handful; certificates that all issue
 #: each other (one key, one name) would otherwise make the depth-first search exponential
 MAX_PATH_STEPS = 256
+#: Complete paths judged per search: each judgement may cost up to MAX_NAME_CHECKS, so many alternative
+#: anchored paths (cross-signed CAs all round) must not multiply it
+MAX_PATHS_JUDGED = 16
 #: RFC 5280 4.1.2.2: "Conforming CAs MUST NOT use serialNumber values longer than 20 octets"
 MAX_SERIAL_OCTETS = 20
 #: Curves we accept in any certificate of a path: a small curve (P-192) is forgeable by a state actor
@@ -292,6 +295,7 @@ class PathBuilder:
         candidates = list(self.roots.values()) + list(pool) + self.extra
         problem: tuple[SubIndication, str] | None = None
         budget = MAX_PATH_STEPS
+        judged = 0
 
         def issuers(c: CertInfo) -> list[CertInfo]:
             found = [p for p in candidates if p.subject == c.issuer and p.der != c.der]
@@ -307,9 +311,13 @@ class PathBuilder:
             return out
 
         def walk(path: list[CertInfo]) -> list[CertInfo] | None:
-            nonlocal problem, budget
+            nonlocal problem, budget, judged
             cur = path[-1]
             if cur.der in self.roots:
+                judged += 1
+                if judged > MAX_PATHS_JUDGED:
+                    budget = -1
+                    return None
                 found = judge(path, limit)
                 if found is None:
                     return path

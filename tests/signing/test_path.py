@@ -2,8 +2,9 @@
 
 The themes are the ones the x509-limbo conformance suite probes (name constraints, unknown critical
 extensions, weak CA keys, AKI/SKI, basicConstraints, key usage, serials, policyConstraints, chain
-depth, self-issued certificates and pathLenConstraint, CRL issuers); the certificates are our own,
-built here with `cryptography`. Each chain is checked twice: through a CMS signature (the way
+depth, self-issued certificates and pathLenConstraint, CRL issuers) as of its commit 8a2e6f4
+(2026-06-29); no case or generator code is copied: the certificates are our own, built here with
+`cryptography`. Each chain is checked twice: through a CMS signature (the way
 documents reach us) and through the public `signing.path.validate_path` call.
 """
 from __future__ import annotations
@@ -461,3 +462,17 @@ def test_a_delegated_ocsp_responder_with_an_unknown_critical_extension_is_not_tr
     odd = responder((x509.UnrecognizedExtension(UNKNOWN, b"\x05\x00"), True))
     rep = Validator([root.cert], ocsp_fetcher=fetcher(odd)).validate(sig, DOC).signers[0]
     assert rep.sub_indication is SubIndication.TRY_LATER
+
+
+def test_names_times_constraints_beyond_the_limit_are_refused_not_ground_through():
+    """RFC 5280 checks every name against every subtree: 600 SANs under 600 constraints is 360,000 checks
+    per path, and a hostile signature can offer many paths; past MAX_NAME_CHECKS we refuse."""
+    from signing.path import MAX_NAME_CHECKS
+
+    permitted = [x509.DNSName(f"d{i}.example.com") for i in range(600)]
+    root = make("Root", extra=nc(permitted))
+    many = leaf(root, extra=san(*[x509.DNSName(f"h{i}.d599.example.com") for i in range(600)]))
+    assert 600 * 600 > MAX_NAME_CHECKS
+    rep = check([many, root])
+    assert rep.sub_indication is SubIndication.CHAIN_CONSTRAINTS_FAILURE
+    assert "too many" in " ".join(rep.errors)
