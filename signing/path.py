@@ -74,13 +74,6 @@ def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
     return v if isinstance(v, str) else v.decode("utf-8", "replace")
 
 
-def _ext(exts: x509.Extensions, cls: type, pick: Callable) -> object:
-    try:
-        return pick(exts.get_extension_for_class(cls).value)
-    except x509.ExtensionNotFound:
-        return None
-
-
 def _raw_issuer(cert_der: bytes) -> bytes:
     """The issuer Name exactly as encoded in the certificate (cryptography re-encodes names)."""
     fields = der.children(der.children(cert_der)[0])
@@ -101,8 +94,9 @@ class CertInfo:
         cert = x509.load_der_x509_certificate(der_bytes)
         self.der = der_bytes
         self.cert = cert
-        self.subject = cert.subject.public_bytes()
-        self.issuer = cert.issuer.public_bytes()
+        subject, issuer = cert.subject, cert.issuer  # each property access parses the name again
+        self.subject = subject.public_bytes()
+        self.issuer = issuer.public_bytes()
         self.self_issued = self.subject == self.issuer
         self.issuer_raw = _raw_issuer(der_bytes)
         self.signer_problem: str | None = None  # filled in on first use as a signing certificate
@@ -110,35 +104,32 @@ class CertInfo:
         self.not_before = cert.not_valid_before_utc
         self.not_after = cert.not_valid_after_utc
         ext = cert.extensions
-        self.ski = _ext(ext, x509.SubjectKeyIdentifier, lambda v: v.digest)
-        self.aki = _ext(ext, x509.AuthorityKeyIdentifier, lambda v: v.key_identifier)
-        try:
-            bce = ext.get_extension_for_class(x509.BasicConstraints)
-            self.is_ca, self.path_length, self.bc_critical = bce.value.ca, bce.value.path_length, bce.critical
-        except x509.ExtensionNotFound:
-            self.is_ca, self.path_length, self.bc_critical = False, None, False
-        self.key_usage = _ext(ext, x509.KeyUsage, lambda v: v)
-        try:
-            e = ext.get_extension_for_class(x509.ExtendedKeyUsage)
-            self.eku, self.eku_critical = set(e.value), e.critical
-        except x509.ExtensionNotFound:
-            self.eku, self.eku_critical = None, False
-        try:
-            san = ext.get_extension_for_class(x509.SubjectAlternativeName)
-            self.names: list[x509.GeneralName] = list(san.value)
-            self.san_critical = san.critical
-        except x509.ExtensionNotFound:
-            self.names, self.san_critical = [], False
-        self.name_constraints = _ext(ext, x509.NameConstraints, lambda v: v)
+        by_oid = {e.oid: e for e in ext}  # one pass; get_extension_for_class walks the list each time
+        e = by_oid.get(ExtensionOID.SUBJECT_KEY_IDENTIFIER)
+        self.ski = e.value.digest if e else None
+        e = by_oid.get(ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
+        self.aki = e.value.key_identifier if e else None
+        e = by_oid.get(ExtensionOID.BASIC_CONSTRAINTS)
+        self.is_ca, self.path_length, self.bc_critical = (e.value.ca, e.value.path_length, e.critical) if e \
+            else (False, None, False)
+        e = by_oid.get(ExtensionOID.KEY_USAGE)
+        self.key_usage = e.value if e else None
+        e = by_oid.get(ExtensionOID.EXTENDED_KEY_USAGE)
+        self.eku, self.eku_critical = (set(e.value), e.critical) if e else (None, False)
+        e = by_oid.get(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
+        self.names: list[x509.GeneralName] = list(e.value) if e else []
+        self.san_critical = bool(e and e.critical)
+        e = by_oid.get(ExtensionOID.NAME_CONSTRAINTS)
+        self.name_constraints = e.value if e else None
         self.public_key = cert.public_key()
-        self.subject_str = oids.display_name(cert.subject)
-        self.name = _attr(cert.subject, NameOID.COMMON_NAME)
-        self.pinfl = _attr(cert.subject, oids.PINFL)
-        self.tin = _attr(cert.subject, oids.TIN)
-        self.organisation = _attr(cert.subject, NameOID.ORGANIZATION_NAME)
+        self.subject_str = oids.display_name(subject)
+        self.name = _attr(subject, NameOID.COMMON_NAME)
+        self.pinfl = _attr(subject, oids.PINFL)
+        self.tin = _attr(subject, oids.TIN)
+        self.organisation = _attr(subject, NameOID.ORGANIZATION_NAME)
         self.summary = CertificateSummary(
             subject=self.subject_str,
-            issuer=oids.display_name(cert.issuer),
+            issuer=oids.display_name(issuer),
             serial_number=format(self.serial, "x"),
             not_before=self.not_before,
             not_after=self.not_after,
@@ -198,9 +189,9 @@ def _defect(c: CertInfo, exts: x509.Extensions) -> tuple[SubIndication, str] | N
         return failed, f"{who} asserts keyCertSign without being a CA (RFC 5280 4.2.1.3)"
     if c.name_constraints is not None and not c.is_ca:
         return failed, f"{who} is not a CA but carries name constraints (RFC 5280 4.2.1.10)"
-    if not c.cert.issuer.rdns:
+    if c.issuer == _EMPTY_NAME:
         return failed, f"{who} has an empty issuer name (RFC 5280 4.1.2.4)"
-    if not c.cert.subject.rdns and not c.san_critical:
+    if c.subject == _EMPTY_NAME and not c.san_critical:
         return failed, f"{who} has an empty subject and no critical subjectAltName (RFC 5280 4.2.1.6)"
     for name in c.names:
         if isinstance(name, x509.DNSName) and not _dns_ok(name.value, wildcard=True):
@@ -221,6 +212,7 @@ def _subtrees(ncs: x509.NameConstraints | None) -> list[x509.GeneralName]:
 
 
 _EC_PUBLIC_KEY = bytes.fromhex("06072a8648ce3d0201")
+_EMPTY_NAME = b"\x30\x00"
 
 
 def _explicit_curve(cert_der: bytes) -> bool:
@@ -242,7 +234,7 @@ def ca_problem(ca: CertInfo) -> str:
         return f"'{ca.subject_str}' lacks the keyCertSign key usage"
     if ca.ski is None:
         return f"'{ca.subject_str}' is a CA without a subjectKeyIdentifier (RFC 5280 4.2.1.2)"
-    if not ca.cert.subject.rdns:
+    if ca.subject == _EMPTY_NAME:
         return "a CA certificate has an empty subject (RFC 5280 4.1.2.6)"
     return ""
 
@@ -468,9 +460,10 @@ def _syntax_ok(name: x509.GeneralName) -> bool:
 def _names_of(c: CertInfo) -> list[x509.GeneralName]:
     """The names constraints apply to: the subject (if not empty), its e-mail attributes, the SAN."""
     out: list[x509.GeneralName] = list(c.names)
-    if c.cert.subject.rdns:
-        out.append(x509.DirectoryName(c.cert.subject))
-        out += [x509.RFC822Name(str(a.value)) for a in c.cert.subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
+    subject = c.cert.subject
+    if subject.rdns:
+        out.append(x509.DirectoryName(subject))
+        out += [x509.RFC822Name(str(a.value)) for a in subject.get_attributes_for_oid(NameOID.EMAIL_ADDRESS)]
     return out
 
 

@@ -4,8 +4,8 @@ The themes are the ones the x509-limbo conformance suite probes (name constraint
 extensions, weak CA keys, AKI/SKI, basicConstraints, key usage, serials, policyConstraints, chain
 depth, self-issued certificates and pathLenConstraint, CRL issuers) as of its commit 8a2e6f4
 (2026-06-29); no case or generator code is copied: the certificates are our own, built here with
-`cryptography`. Each chain is checked twice: through a CMS signature (the way
-documents reach us) and through the public `signing.path.validate_path` call.
+`cryptography`. Most chains reach the validator inside a CMS signature, the way documents reach us;
+some through the public `signing.path.validate_path` call.
 """
 from __future__ import annotations
 
