@@ -1,9 +1,9 @@
 """Validate CMS/CAdES signatures and say why, in the ETSI EN 319 102-1 vocabulary.
 
 For each signer: format, signing certificate, message digest, signature mathematics, the
-signing-certificate-v2 binding, a path to a trust anchor (issuer/subject + AKI/SKI, signatures,
-basicConstraints, keyUsage), validity at the best signature time (a valid signature timestamp's time,
-else now), revocation (CRL or OCSP, cached until nextUpdate) and the signer's key usage.
+signing-certificate-v2 binding, a path to a trust anchor (RFC 5280 §6, by `signing.path`), validity
+at the best signature time (a valid signature timestamp's time, else now), revocation (CRL or OCSP,
+cached until nextUpdate) and the signer's key usage.
 
 A `Validator` keeps what it learned between calls (parsed certificates, verified certificate
 signatures, paths, revocation answers), which is what makes bulk validation fast. Hostile input never
@@ -86,6 +86,9 @@ class Validator:
     *crls* are x509.CertificateRevocationList objects (add fresher ones with `add_crl`);
     *ocsp_fetcher(request_der, url)* asks a responder. With *require_revocation* (the default) a
     certificate without a fresh CRL entry or OCSP answer makes the signer INDETERMINATE/TRY_LATER.
+    Paths are built and judged by `signing.path` (RFC 5280 §6); *max_chain_depth* is the most
+    intermediate CAs one may have (self-issued ones not counted), *max_depth* the DER nesting limit.
+    A trust anchor `cryptography` will not load cleanly is a ValueError naming it.
     """
 
     def __init__(
