@@ -16,6 +16,7 @@ from cryptography.hazmat.primitives.asymmetric.types import (
     PublicKeyTypes,
 )
 
+from . import oids
 from .errors import SigningError
 
 
@@ -91,7 +92,7 @@ def _rsa_pss_verify(pub: PublicKeyTypes, sig: bytes, data: bytes) -> None:
 ECDSA_P256 = Algorithm(
     name="ecdsa-p256",
     digest_name="sha256",
-    signature_oid="1.2.840.10045.4.3.2",
+    signature_oid=oids.ECDSA_SHA256,
     asn1_signature_name="sha256_ecdsa",
     generate=lambda: ec.generate_private_key(ec.SECP256R1()),
     sign=_ecdsa_p256_sign,
@@ -103,7 +104,7 @@ ECDSA_P256 = Algorithm(
 ED25519 = Algorithm(
     name="ed25519",
     digest_name="sha512",  # RFC 8419: the CMS message digest for Ed25519 is SHA-512
-    signature_oid="1.3.101.112",
+    signature_oid=oids.ED25519,
     asn1_signature_name="ed25519",
     generate=ed25519.Ed25519PrivateKey.generate,
     sign=_ed25519_sign,
@@ -114,7 +115,7 @@ ED25519 = Algorithm(
 RSA_PSS_3072 = Algorithm(
     name="rsa-pss-3072",
     digest_name="sha256",
-    signature_oid="1.2.840.113549.1.1.10",
+    signature_oid=oids.RSA_PSS,
     asn1_signature_name="rsassa_pss",
     generate=lambda: rsa.generate_private_key(public_exponent=65537, key_size=3072),
     sign=_rsa_pss_sign,

@@ -28,17 +28,15 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from . import algorithms, der
+from . import algorithms, der, oids
 from .algorithms import Algorithm
 from .errors import SigningError
 
-#: id-data, the content type of a plain document
-DATA = "1.2.840.113549.1.7.1"
-#: id-ct-TSTInfo, the content type of an RFC 3161 timestamp token
-TST_INFO = "1.2.840.113549.1.9.16.1.4"
-SIGNED_DATA = "1.2.840.113549.1.7.2"
-SIGNATURE_TIMESTAMP = "1.2.840.113549.1.9.16.2.14"
-MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
+DATA = oids.DATA
+TST_INFO = oids.TST_INFO
+SIGNED_DATA = oids.SIGNED_DATA
+SIGNATURE_TIMESTAMP = oids.ATTR_SIGNATURE_TIMESTAMP
+MESSAGE_DIGEST = oids.ATTR_MESSAGE_DIGEST
 
 #: Bytes read per step when hashing a file or a stream (constant memory).
 CHUNK = 1 << 20
@@ -57,14 +55,10 @@ def _oid(dotted: str) -> bytes:
     return a_core.ObjectIdentifier(dotted).dump()
 
 
-_DIGEST_OIDS = {
-    "sha256": "2.16.840.1.101.3.4.2.1",
-    "sha384": "2.16.840.1.101.3.4.2.2",
-    "sha512": "2.16.840.1.101.3.4.2.3",
-}
-_ATTR_CONTENT_TYPE = _oid("1.2.840.113549.1.9.3")
-_ATTR_MESSAGE_DIGEST = _oid("1.2.840.113549.1.9.4")
-_ATTR_SIGNING_TIME = _oid("1.2.840.113549.1.9.5")
+_DIGEST_OIDS = {name: oids.DIGESTS[name] for name in oids.SIGNING_DIGESTS}
+_ATTR_CONTENT_TYPE = _oid(oids.ATTR_CONTENT_TYPE)
+_ATTR_MESSAGE_DIGEST = _oid(oids.ATTR_MESSAGE_DIGEST)
+_ATTR_SIGNING_TIME = _oid(oids.ATTR_SIGNING_TIME)
 _SIGNED_DATA_OID = _oid(SIGNED_DATA)
 
 

@@ -13,6 +13,7 @@ from datetime import datetime
 
 from asn1crypto import cms as a_cms
 
+from . import oids
 from .errors import SigningError
 
 #: Largest signature blob accepted by default (an attached signature carries its content).
@@ -150,27 +151,6 @@ def check(blob: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
 # BER input (indefinite lengths, constructed strings) is normalised once through asn1crypto after
 # `check` has walked it.
 
-_DIGEST_NAMES = {
-    "2.16.840.1.101.3.4.2.1": "sha256",
-    "2.16.840.1.101.3.4.2.2": "sha384",
-    "2.16.840.1.101.3.4.2.3": "sha512",
-    "2.16.840.1.101.3.4.2.4": "sha224",
-    "1.3.14.3.2.26": "sha1",
-    "1.2.840.113549.2.5": "md5",
-}
-SIGNATURE_NAMES = {
-    "1.2.840.10045.4.3.2": "ecdsa-with-SHA256",
-    "1.2.840.10045.4.3.3": "ecdsa-with-SHA384",
-    "1.2.840.10045.4.3.4": "ecdsa-with-SHA512",
-    "1.2.840.10045.2.1": "ecPublicKey",
-    "1.3.101.112": "ed25519",
-    "1.3.101.113": "ed448",
-    "1.2.840.113549.1.1.1": "rsaEncryption",
-    "1.2.840.113549.1.1.10": "rsassa-pss",
-    "1.2.840.113549.1.1.11": "sha256WithRSAEncryption",
-    "1.2.840.113549.1.1.12": "sha384WithRSAEncryption",
-    "1.2.840.113549.1.1.13": "sha512WithRSAEncryption",
-}
 _SIGNED_DATA_OID_BODY = bytes.fromhex("2a864886f70d010702")
 
 
@@ -272,7 +252,7 @@ def oid(body: bytes) -> str:
 
 def digest_name(oid_dotted: str) -> str:
     """'sha256' for its OID; the dotted OID itself when unknown."""
-    return _DIGEST_NAMES.get(oid_dotted, oid_dotted)
+    return oids.DIGEST_NAMES.get(oid_dotted, oid_dotted)
 
 
 class Attribute:

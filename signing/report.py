@@ -150,6 +150,33 @@ class SignerReport:
 
 
 @dataclass
+class PathReport:
+    """One certificate's path validation (RFC 5280 §6, validity, revocation): `signing.path.validate_path`."""
+
+    indication: Indication
+    validation_time: datetime
+    sub_indication: SubIndication | None = None
+    errors: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    subject: str | None = None
+    chain: list[CertificateSummary] = field(default_factory=list)  #: the certificate first, trust anchor last
+    revocation: list[RevocationSummary] = field(default_factory=list)
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def fail(self, sub: SubIndication, message: str) -> "PathReport":
+        self.indication = sub.indication
+        self.sub_indication = sub
+        self.errors.append(message)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        return _plain(asdict(self))
+
+
+@dataclass
 class ValidationReport:
     """The whole signature: overall result, then one SignerReport per signer."""
 

@@ -26,14 +26,14 @@ from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from keystore import pfx
 
-from . import algorithms, der as der_mod, oids
+from . import algorithms, der as der_mod, oids, path
 from .errors import SigningError
+from .report import SubIndication
 
 MAX_REQUEST_BYTES = 64 << 10
 MAX_RESPONSE_BYTES = 1 << 20
 #: Digests we timestamp; the value is the digest length the imprint must have.
 ACCEPTED_HASHES = {"sha256": 32, "sha384": 48, "sha512": 64}
-MAX_CHAIN = 6
 
 
 class _TimeStampResp(core.Sequence):
@@ -423,8 +423,7 @@ def _check_token_structure(
     if not signer.not_valid_before_utc <= gen_time <= signer.not_valid_after_utc:
         raise TimestampError(f"the token's time {gen_time.isoformat()} is outside the TSA certificate's validity")
     if trust_roots is not None:
-        _check_tsa_usage(signer)
-        _check_chain(signer, embedded + list(extra_certs), list(trust_roots), gen_time)
+        _check_trust(signer, embedded + list(extra_certs), list(trust_roots), gen_time)
     return TimestampInfo(
         gen_time=gen_time,
         serial_number=tst["serial_number"].native,
@@ -477,60 +476,23 @@ def _check_signing_certificate(by_type: dict, signer: x509.Certificate) -> None:
         raise TimestampError("the token's signing-certificate attribute names a different certificate than its signer")
 
 
-def _check_tsa_usage(cert: x509.Certificate) -> None:
+def _check_trust(cert: x509.Certificate, pool: list[x509.Certificate], roots: list[x509.Certificate],
+                 at: datetime) -> None:
+    """The TSA usage (RFC 3161 §2.3) and a path to one of *roots* valid at *at*, by the one path validator.
+
+    Revocation is left to signature validation, which has the CRLs and OCSP responders.
+    """
+    info = path.load(cert.public_bytes(serialization.Encoding.DER))
+    if info is None:
+        raise TimestampError("the TSA certificate is not usable (cryptography refuses it)")
+    problem = path.timestamping_problem(info)
+    if problem:
+        raise TimestampError(problem)
     try:
-        eku = cert.extensions.get_extension_for_class(x509.ExtendedKeyUsage)
-    except x509.ExtensionNotFound:
-        raise TimestampError("the signer's certificate is not a TSA certificate (no timeStamping usage)") from None
-    if ExtendedKeyUsageOID.TIME_STAMPING not in eku.value:
-        raise TimestampError("the signer's certificate is not a TSA certificate (no timeStamping usage)")
-
-
-def _check_chain(cert: x509.Certificate, pool: list[x509.Certificate], roots: list[x509.Certificate], at: datetime) -> None:
-    """Walk issuer links from *cert* to one of *roots*, checking each signature and validity at *at*."""
-    root_ders = {r.public_bytes(serialization.Encoding.DER) for r in roots}
-    current = cert
-    for below in range(MAX_CHAIN):
-        if current.public_bytes(serialization.Encoding.DER) in root_ders:
-            return
-        issuer = next((c for c in roots + pool if c.subject == current.issuer and _issued_by(current, c)), None)
-        if issuer is None:
-            raise TimestampError(
-                f"the TSA certificate does not chain to a trusted root: no trusted issuer for "
-                f"{current.subject.rfc4514_string()} (issuer {current.issuer.rfc4514_string()})"
-            )
-        if not issuer.not_valid_before_utc <= at <= issuer.not_valid_after_utc:
-            raise TimestampError(f"{issuer.subject.rfc4514_string()} was not valid at {at.isoformat()}")
-        _check_ca(issuer, below)
-        if issuer.public_bytes(serialization.Encoding.DER) in root_ders:
-            return
-        current = issuer
-    raise TimestampError("the TSA certificate does not chain to any of the trusted roots given")
-
-
-def _check_ca(ca: x509.Certificate, below: int) -> None:
-    """RFC 5280 6.1.4: an issuer in the chain must be a CA allowed to sign certificates *below* CAs deep."""
-    try:
-        bc = ca.extensions.get_extension_for_class(x509.BasicConstraints).value
-    except x509.ExtensionNotFound:
-        bc = None
-    if bc is None or not bc.ca:
-        raise TimestampError(f"{ca.subject.rfc4514_string()} is not a CA (basicConstraints) but issued a certificate "
-                             "in the TSA's chain")
-    try:
-        if not ca.extensions.get_extension_for_class(x509.KeyUsage).value.key_cert_sign:
-            raise TimestampError(f"{ca.subject.rfc4514_string()} lacks the keyCertSign key usage")
-    except x509.ExtensionNotFound:
-        pass
-    if bc.path_length is not None and below > bc.path_length:
-        raise TimestampError(f"{ca.subject.rfc4514_string()} allows a path length of {bc.path_length}, "
-                             f"the TSA's chain needs {below}")
-
-
-def _issued_by(cert: x509.Certificate, issuer: x509.Certificate) -> bool:
-    try:
-        cert.verify_directly_issued_by(issuer)
-        return True
-    except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-        return False
-
+        report = path.validate_path(cert, pool, trust_roots=roots, at=at, require_revocation=False)
+    except ValueError as exc:  # an unusable trust anchor
+        raise TimestampError(str(exc)) from None
+    if report.sub_indication is SubIndication.NO_CERTIFICATE_CHAIN_FOUND:
+        raise TimestampError(f"the TSA certificate does not chain to a trusted root: {report.errors[-1]}")
+    if not report.passed:
+        raise TimestampError(f"the TSA certificate is not trusted: {report.errors[-1]}")

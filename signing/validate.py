@@ -1,9 +1,9 @@
 """Validate CMS/CAdES signatures and say why, in the ETSI EN 319 102-1 vocabulary.
 
 For each signer: format, signing certificate, message digest, signature mathematics, the
-signing-certificate-v2 binding, a path to a trust anchor (issuer/subject + AKI/SKI, signatures,
-basicConstraints, keyUsage), validity at the best signature time (a valid signature timestamp's time,
-else now), revocation (CRL or OCSP, cached until nextUpdate) and the signer's key usage.
+signing-certificate-v2 binding, a path to a trust anchor (RFC 5280 §6, by `signing.path`), validity
+at the best signature time (a valid signature timestamp's time, else now), revocation (CRL or OCSP,
+cached until nextUpdate) and the signer's key usage.
 
 A `Validator` keeps what it learned between calls (parsed certificates, verified certificate
 signatures, paths, revocation answers), which is what makes bulk validation fast. Hostile input never
@@ -13,24 +13,23 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import warnings
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import BinaryIO, Callable, Iterable, Sequence
 
 from cryptography import x509
-from cryptography.exceptions import InvalidSignature, UnsupportedAlgorithm
-from cryptography.utils import CryptographyDeprecationWarning
+from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
 from cryptography.x509 import ocsp
-from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from . import algorithms, der
+from . import algorithms, der, oids, path as paths
 from .cms import DATA, SIGNATURE_TIMESTAMP, TST_INFO, tst_info
+from .path import CertInfo, PathResult as _PathResult
 from .report import (
-    CertificateSummary,
     Indication,
+    PathReport,
     RevocationSummary,
     SignerReport,
     SubIndication,
@@ -38,13 +37,7 @@ from .report import (
     ValidationReport,
 )
 
-#: Subject attribute OIDs of Uzbek certificates (national arc 1.2.860.3.16.1.*)
-PINFL_OID = x509.ObjectIdentifier("1.2.860.3.16.1.2")
-TIN_OID = x509.ObjectIdentifier("1.2.860.3.16.1.1")
-
-#: How names are spelled in reports (the E-IMZO field names instead of dotted OIDs)
-_NAMES = {PINFL_OID: "PINFL", TIN_OID: "TIN", NameOID.GIVEN_NAME: "GIVENNAME", NameOID.SURNAME: "SURNAME",
-          NameOID.TITLE: "T"}
+__all__ = ["CertInfo", "OcspFetcher", "Validator", "validate"]
 
 #: OCSP fetcher: (request DER, responder URL or None) -> response DER
 OcspFetcher = Callable[[bytes, "str | None"], bytes]
@@ -57,36 +50,7 @@ _HASHES: dict[str, hashes.HashAlgorithm] = {
     "sha1": hashes.SHA1(),
 }
 _WEAK_DIGESTS = {"md5", "sha1", "md2"}
-_ECDSA_HASH = {
-    "1.2.840.10045.4.3.2": "sha256",
-    "1.2.840.10045.4.3.3": "sha384",
-    "1.2.840.10045.4.3.4": "sha512",
-}
-_RSA_PKCS1_HASH = {
-    "1.2.840.113549.1.1.11": "sha256",
-    "1.2.840.113549.1.1.12": "sha384",
-    "1.2.840.113549.1.1.13": "sha512",
-}
-_RSA_PSS = "1.2.840.113549.1.1.10"
-_EKU_FOR_SIGNING = {
-    ExtendedKeyUsageOID.EMAIL_PROTECTION,
-    ExtendedKeyUsageOID.CODE_SIGNING,
-    ExtendedKeyUsageOID.CLIENT_AUTH,
-    ExtendedKeyUsageOID.ANY_EXTENDED_KEY_USAGE,
-    x509.ObjectIdentifier("1.3.6.1.5.5.7.3.36"),  # id-kp-documentSigning (RFC 9336)
-    x509.ObjectIdentifier("1.3.6.1.4.1.311.10.3.12"),  # Microsoft document signing
-    x509.ObjectIdentifier("1.2.840.113583.1.1.5"),  # Adobe authentic documents trust
-}
-_ATTR_CONTENT_TYPE = "1.2.840.113549.1.9.3"
-_ATTR_MESSAGE_DIGEST = "1.2.840.113549.1.9.4"
-_ATTR_SIGNING_TIME = "1.2.840.113549.1.9.5"
-_ATTR_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"
-_ATTR_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"
-_MAX_PATH = 8
 _CLOCK_SKEW = timedelta(minutes=5)
-#: Issuer candidates one path search may try: real chains need a handful; certificates that all issue
-#: each other (one key, one name) would otherwise make the depth-first search exponential
-_MAX_PATH_STEPS = 256
 #: Entries per cache (paths, revocation answers...) before it starts afresh
 _MAX_CACHE = 100_000
 #: The same for caches any signature fills with certificates of its choosing (parsed certificates,
@@ -96,79 +60,6 @@ _MAX_CERT_CACHE = 4096
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
-
-
-class CertInfo:
-    """One certificate, parsed once, with what path building and the report need."""
-
-    __slots__ = (
-        "der", "cert", "subject", "issuer", "serial", "not_before", "not_after", "ski", "aki", "is_ca",
-        "path_length", "key_usage", "eku", "eku_critical", "public_key", "summary", "name", "pinfl", "tin",
-        "organisation", "subject_str", "self_issued", "issuer_raw", "signer_problem",
-    )
-
-    def __init__(self, der_bytes: bytes) -> None:
-        cert = x509.load_der_x509_certificate(der_bytes)
-        self.der = der_bytes
-        self.cert = cert
-        self.subject = cert.subject.public_bytes()
-        self.issuer = cert.issuer.public_bytes()
-        self.self_issued = self.subject == self.issuer
-        self.issuer_raw = _raw_issuer(der_bytes)
-        self.signer_problem: str | None = None  # filled in on first use as a signing certificate
-        self.serial = cert.serial_number
-        self.not_before = cert.not_valid_before_utc
-        self.not_after = cert.not_valid_after_utc
-        ext = cert.extensions
-        self.ski = _ext(ext, x509.SubjectKeyIdentifier, lambda v: v.digest)
-        self.aki = _ext(ext, x509.AuthorityKeyIdentifier, lambda v: v.key_identifier)
-        bc = _ext(ext, x509.BasicConstraints, lambda v: v)
-        self.is_ca = bool(bc and bc.ca)
-        self.path_length = bc.path_length if bc else None
-        self.key_usage = _ext(ext, x509.KeyUsage, lambda v: v)
-        try:
-            e = ext.get_extension_for_class(x509.ExtendedKeyUsage)
-            self.eku, self.eku_critical = set(e.value), e.critical
-        except x509.ExtensionNotFound:
-            self.eku, self.eku_critical = None, False
-        self.public_key = cert.public_key()
-        self.subject_str = cert.subject.rfc4514_string(_NAMES)
-        self.name = _attr(cert.subject, NameOID.COMMON_NAME)
-        self.pinfl = _attr(cert.subject, PINFL_OID)
-        self.tin = _attr(cert.subject, TIN_OID)
-        self.organisation = _attr(cert.subject, NameOID.ORGANIZATION_NAME)
-        self.summary = CertificateSummary(
-            subject=self.subject_str,
-            issuer=cert.issuer.rfc4514_string(_NAMES),
-            serial_number=format(self.serial, "x"),
-            not_before=self.not_before,
-            not_after=self.not_after,
-            sha256=hashlib.sha256(der_bytes).hexdigest(),
-        )
-
-    def valid_at(self, when: datetime) -> bool:
-        return self.not_before <= when <= self.not_after
-
-
-def _raw_issuer(cert_der: bytes) -> bytes:
-    """The issuer Name exactly as encoded in the certificate (cryptography re-encodes names)."""
-    fields = der.children(der.children(cert_der)[0])
-    return fields[3] if fields[0][0] == 0xA0 else fields[2]
-
-
-def _ext(exts: x509.Extensions, cls: type, pick: Callable) -> object:
-    try:
-        return pick(exts.get_extension_for_class(cls).value)
-    except x509.ExtensionNotFound:
-        return None
-
-
-def _attr(name: x509.Name, oid: x509.ObjectIdentifier) -> str | None:
-    values = name.get_attributes_for_oid(oid)
-    if not values:
-        return None
-    v = values[0].value
-    return v if isinstance(v, str) else v.decode("utf-8", "replace")
 
 
 @dataclass
@@ -189,19 +80,15 @@ class _Status:
         return cached
 
 
-@dataclass
-class _PathResult:
-    path: list[CertInfo] = field(default_factory=list)  # leaf first, trust anchor last
-    sub: SubIndication | None = None
-    message: str = ""
-
-
 class Validator:
     """Validates signatures against fixed trust anchors, with caches that live as long as it does.
 
     *crls* are x509.CertificateRevocationList objects (add fresher ones with `add_crl`);
     *ocsp_fetcher(request_der, url)* asks a responder. With *require_revocation* (the default) a
     certificate without a fresh CRL entry or OCSP answer makes the signer INDETERMINATE/TRY_LATER.
+    Paths are built and judged by `signing.path` (RFC 5280 §6); *max_chain_depth* is the most
+    intermediate CAs one may have (self-issued ones not counted), *max_depth* the DER nesting limit.
+    A trust anchor `cryptography` will not load cleanly is a ValueError naming it.
     """
 
     def __init__(
@@ -215,25 +102,32 @@ class Validator:
         ocsp_cache_seconds: int = 300,
         max_bytes: int = der.MAX_BYTES,
         max_depth: int = der.MAX_DEPTH,
+        max_chain_depth: int = paths.MAX_INTERMEDIATES,
     ) -> None:
         self._certs: dict[bytes, CertInfo | None] = {}
         self._roots: dict[bytes, CertInfo] = {}
         for c in trust_roots:
             info = self._info(c.public_bytes(serialization.Encoding.DER))
-            assert info is not None
+            if info is None:
+                raise ValueError(
+                    f"the trust anchor '{c.subject.rfc4514_string()}' is not a certificate we can use (cryptography "
+                    "refuses it or only tolerates it with a deprecation warning); re-issue it or leave it out")
             self._roots[info.der] = info
         if not self._roots:
             raise ValueError("a validator needs at least one trust anchor")
         self._extra: list[CertInfo] = [
             i for i in (self._info(c.public_bytes(serialization.Encoding.DER)) for c in intermediates) if i
         ]
+        #: most intermediate CAs in a path (self-issued ones not counted), the caller's RFC 5280 §6 limit
+        self.max_chain_depth = max_chain_depth
+        self._builder = paths.PathBuilder(self._roots.values(), self._extra, max_intermediates=max_chain_depth,
+                                          cache_size=_MAX_CERT_CACHE)
         self._crls: dict[bytes, list[x509.CertificateRevocationList]] = {}
         self._ocsp = ocsp_fetcher
         self.require_revocation = require_revocation
         self._ocsp_ttl = timedelta(seconds=ocsp_cache_seconds)
         self.max_bytes = max_bytes
         self.max_depth = max_depth
-        self._issued: dict[tuple[bytes, bytes], bool] = {}
         self._paths: dict[bytes, _PathResult] = {}
         self._status: dict[tuple[bytes, bytes, int], _Status] = {}
         self._crl_ok: dict[tuple[int, bytes], bool] = {}
@@ -289,6 +183,23 @@ class Validator:
                     SubIndication.FORMAT_FAILURE, f"signer {i} is malformed: {exc}"))
         return ValidationReport.of(reports, now, detached=not attached, content_size=_size(content))
 
+    def validate_certificate(
+        self, cert: x509.Certificate, intermediates: Iterable[x509.Certificate] = (), *, at: datetime | None = None
+    ) -> PathReport:
+        """Path validation alone (RFC 5280 §6, validity at *at*, revocation): for logins and the SDK."""
+        now = at or _now()
+        info = self._info(cert.public_bytes(serialization.Encoding.DER))
+        if info is None:
+            return PathReport(Indication.TOTAL_FAILED, now).fail(
+                SubIndication.FORMAT_FAILURE, "the certificate is not usable (cryptography refuses it)")
+        pool = [i for i in (self._info(c.public_bytes(serialization.Encoding.DER)) for c in intermediates) if i]
+        rep = PathReport(Indication.INDETERMINATE, now, subject=info.subject_str)
+        sub, message, _ = self._check_certificate(info, pool, now, None, now, rep, what="given")
+        if sub is not None:
+            return rep.fail(sub, message)
+        rep.indication = Indication.TOTAL_PASSED
+        return rep
+
     # --- certificates and paths --------------------------------------------------------------------
 
     def _info(self, der_bytes: bytes) -> CertInfo | None:
@@ -296,13 +207,7 @@ class Validator:
             return self._certs[der_bytes]
         except KeyError:
             pass
-        try:
-            with warnings.catch_warnings():
-                # a certificate cryptography only tolerates today (negative serial...) is not usable
-                warnings.simplefilter("error", CryptographyDeprecationWarning)
-                info: CertInfo | None = CertInfo(der_bytes)
-        except Exception:  # noqa: BLE001 - an unreadable certificate is simply not usable
-            info = None
+        info = paths.load(der_bytes)
         if len(self._certs) > _MAX_CERT_CACHE:
             self._certs.clear()
         self._certs[der_bytes] = info
@@ -317,76 +222,16 @@ class Validator:
                     out.append(info)
         return out
 
-    def _issued_by(self, child: CertInfo, parent: CertInfo) -> bool:
-        key = (child.der, parent.der)
-        ok = self._issued.get(key)
-        if ok is None:
-            try:
-                child.cert.verify_directly_issued_by(parent.cert)
-                ok = True
-            except (ValueError, TypeError, InvalidSignature, UnsupportedAlgorithm):
-                ok = False
-            if len(self._issued) > _MAX_CERT_CACHE:
-                self._issued.clear()
-            self._issued[key] = ok
-        return ok
-
     def _path(self, leaf: CertInfo, pool: Sequence[CertInfo]) -> _PathResult:
         cached = self._paths.get(leaf.der)
         if cached is not None and cached.path:
             return cached
-        result = self._build(leaf, pool)
+        result = self._builder.build(leaf, pool)
         if result.path:
             if len(self._paths) > _MAX_CACHE:
                 self._paths.clear()
             self._paths[leaf.der] = result
         return result
-
-    def _build(self, leaf: CertInfo, pool: Sequence[CertInfo]) -> _PathResult:
-        candidates = list(self._roots.values()) + list(pool) + self._extra
-        constraint_error = ""
-        budget = _MAX_PATH_STEPS
-
-        def issuers(c: CertInfo) -> list[CertInfo]:
-            found = [p for p in candidates if p.subject == c.issuer and p.der != c.der]
-            if c.aki:
-                found = [p for p in found if p.ski is None or p.ski == c.aki]
-            # trust anchors first
-            return sorted(found, key=lambda p: p.der not in self._roots)
-
-        def walk(path: list[CertInfo]) -> list[CertInfo] | None:
-            nonlocal constraint_error, budget
-            cur = path[-1]
-            if cur.der in self._roots:
-                return path
-            if len(path) > _MAX_PATH:
-                return None
-            for parent in issuers(cur):
-                if parent in path:
-                    continue
-                budget -= 1
-                if budget < 0:
-                    return None
-                if not self._issued_by(cur, parent):
-                    continue
-                problem = _ca_problem(parent, len(path) - 1)
-                if problem:
-                    constraint_error = problem
-                    continue
-                done = walk(path + [parent])
-                if done:
-                    return done
-            return None
-
-        path = walk([leaf])
-        if path:
-            return _PathResult(path)
-        if constraint_error:
-            return _PathResult([], SubIndication.CHAIN_CONSTRAINTS_FAILURE, constraint_error)
-        return _PathResult(
-            [], SubIndication.NO_CERTIFICATE_CHAIN_FOUND,
-            f"no path from '{leaf.subject_str}' (issued by '{leaf.summary.issuer}') to a trusted root",
-        )
 
     # --- revocation --------------------------------------------------------------------------------
 
@@ -409,8 +254,12 @@ class Validator:
             if ok is None:
                 try:
                     # a delta, partitioned or indirect CRL (critical deltaCRLIndicator, issuingDistributionPoint)
-                    # does not list every revocation, and one without nextUpdate never goes stale: not usable
+                    # does not list every revocation, and one without nextUpdate never goes stale; one without
+                    # a cRLNumber cannot be ordered against a replayed older list (RFC 5280 5.2.3 MUST); an
+                    # issuer whose key usage lacks cRLSign may not sign CRLs (RFC 5280 4.2.1.3, 6.3.3(f))
                     ok = (crl.next_update_utc is not None and not any(e.critical for e in crl.extensions)
+                          and _has_crl_number(crl)
+                          and (issuer.key_usage is None or issuer.key_usage.crl_sign)
                           and crl.is_signature_valid(issuer.public_key))
                 except Exception:  # noqa: BLE001 - unusable CRL
                     ok = False
@@ -473,9 +322,10 @@ class Validator:
         when = max(now, resp.produced_at_utc)
         for c in resp.certificates:
             info = self._info(c.public_bytes(serialization.Encoding.DER))
-            if (info and info.eku and ExtendedKeyUsageOID.OCSP_SIGNING in info.eku
+            # held to the path rules every certificate meets (signing.path: critical extensions, weak keys...)
+            if (info and not info.defect and info.eku and ExtendedKeyUsageOID.OCSP_SIGNING in info.eku
                     and info.valid_at(when) and info.valid_at(resp.produced_at_utc)
-                    and self._issued_by(info, issuer)):
+                    and self._builder.issued_by(info, issuer)):
                 responders.append(info)
         for r in responders:
             if resp.responder_name is not None and r.cert.subject != resp.responder_name:
@@ -555,7 +405,7 @@ class Validator:
         best: datetime,
         poe: datetime | None,
         now: datetime,
-        rep: SignerReport | None,
+        rep: SignerReport | PathReport | None,
         *,
         what: str = "signing",
     ) -> tuple[SubIndication | None, str, list[CertInfo]]:
@@ -566,8 +416,10 @@ class Validator:
         path = result.path
         if rep is not None:
             rep.chain = [c.summary for c in path]
+        # RFC 5280 4.1.2.5 encodes validity to the second: compare at that granularity
+        second = best.replace(microsecond=0)
         for depth, c in enumerate(path):
-            if c.not_before <= best <= c.not_after:
+            if c.not_before <= second <= c.not_after:
                 continue
             role = _role(what, depth, c)
             if best < c.not_before:
@@ -639,7 +491,7 @@ class Validator:
                 break
         digest_name = si.digest_name
         rep.digest_algorithm = digest_name
-        rep.signature_algorithm = der.SIGNATURE_NAMES.get(si.signature_oid, si.signature_oid)
+        rep.signature_algorithm = oids.SIGNATURE_NAMES.get(si.signature_oid, si.signature_oid)
         if cert is None:
             rep.fail(SubIndication.NO_SIGNING_CERTIFICATE_FOUND,
                      "the signer's certificate is neither in the signature nor among the known certificates")
@@ -670,15 +522,15 @@ class Validator:
                     return None
                 seen.add(oid)
                 value = attr.values[0]
-                if oid == _ATTR_MESSAGE_DIGEST:
+                if oid == oids.ATTR_MESSAGE_DIGEST:
                     attrs["md"] = der.read_octets(value)
-                elif oid == _ATTR_CONTENT_TYPE:
+                elif oid == oids.ATTR_CONTENT_TYPE:
                     attrs["ct"] = der.read_oid(value)
-                elif oid == _ATTR_SIGNING_TIME:
+                elif oid == oids.ATTR_SIGNING_TIME:
                     rep.signing_time = der.read_time(value)
-                elif oid == _ATTR_SIGNING_CERT_V2:
+                elif oid == oids.ATTR_SIGNING_CERT_V2:
                     attrs["scv2"] = value
-                elif oid == _ATTR_SIGNING_CERT:
+                elif oid == oids.ATTR_SIGNING_CERT:
                     attrs["scv1"] = value
             if "md" not in attrs or "ct" not in attrs:
                 rep.fail(SubIndication.FORMAT_FAILURE, "signed attributes lack message-digest or content-type")
@@ -774,8 +626,9 @@ class Validator:
         if not tsa_attrs.get("cades"):
             ts.message = "the timestamp token does not name its TSA certificate (no signing-certificate attribute)"
             return ts
-        if not tsa.eku or ExtendedKeyUsageOID.TIME_STAMPING not in tsa.eku or not tsa.eku_critical:
-            ts.message = "the timestamp's signer is not a TSA (no critical timeStamping extended key usage)"
+        problem = paths.timestamping_problem(tsa)
+        if problem:
+            ts.message = problem
             return ts
         sub, message, path = self._check_certificate(tsa, token_certs + certs, gen_time, gen_time, now, None,
                                                      what="TSA")
@@ -858,22 +711,19 @@ def _role(what: str, depth: int, c: CertInfo) -> str:
     return f"the {what} certificate" if depth == 0 else f"CA certificate '{c.subject_str}'"
 
 
-def _ca_problem(ca: CertInfo, below: int) -> str:
-    """Why *ca* may not issue certificates *below* levels under it, or ''."""
-    if not ca.is_ca:
-        return f"'{ca.subject_str}' is not a CA (basicConstraints) but issued a certificate"
-    if ca.key_usage is not None and not ca.key_usage.key_cert_sign:
-        return f"'{ca.subject_str}' lacks the keyCertSign key usage"
-    if ca.path_length is not None and below > ca.path_length:
-        return f"'{ca.subject_str}' allows a path length of {ca.path_length}, the chain needs {below}"
-    return ""
+def _has_crl_number(crl: x509.CertificateRevocationList) -> bool:
+    try:
+        crl.extensions.get_extension_for_class(x509.CRLNumber)
+        return True
+    except x509.ExtensionNotFound:
+        return False
 
 
 def _signer_constraints(cert: CertInfo) -> str:
     ku = cert.key_usage
     if ku is not None and not (ku.digital_signature or ku.content_commitment):
         return "the certificate's key usage allows neither digitalSignature nor nonRepudiation"
-    if cert.eku is not None and not (cert.eku & _EKU_FOR_SIGNING):
+    if cert.eku is not None and not (cert.eku & oids.EKU_FOR_SIGNING):
         names = ", ".join(sorted(getattr(o, "_name", o.dotted_string) for o in cert.eku))
         return f"the certificate's extended key usage ({names}) does not allow signing documents"
     return ""
@@ -905,9 +755,9 @@ def _verify_signer_signature(
     pub: object, oid: str, params: bytes | None, digest_name: str, signature: bytes, data: bytes
 ) -> None:
     if isinstance(pub, ec.EllipticCurvePublicKey):
-        pub.verify(signature, data, ec.ECDSA(_HASHES[_ECDSA_HASH.get(oid, digest_name)]))
+        pub.verify(signature, data, ec.ECDSA(_HASHES[oids.ECDSA_HASH.get(oid, digest_name)]))
     elif isinstance(pub, rsa.RSAPublicKey):
-        if oid == _RSA_PSS:
+        if oid == oids.RSA_PSS:
             from asn1crypto import algos as a_algos
 
             try:
@@ -921,7 +771,7 @@ def _verify_signer_signature(
                 raise _Unsupported(f"RSA-PSS with {h}/{mgf_h} is not supported")
             pub.verify(signature, data, padding.PSS(mgf=padding.MGF1(_HASHES[mgf_h]), salt_length=salt), _HASHES[h])
         else:
-            pub.verify(signature, data, padding.PKCS1v15(), _HASHES[_RSA_PKCS1_HASH.get(oid, digest_name)])
+            pub.verify(signature, data, padding.PKCS1v15(), _HASHES[oids.RSA_PKCS1_HASH.get(oid, digest_name)])
     elif isinstance(pub, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         pub.verify(signature, data)
     else:

@@ -11,10 +11,9 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric import padding
 
-from . import algorithms
+from . import algorithms, oids
 
-_PURE_SIGNATURE_OIDS = {"1.3.101.112", "1.3.101.113"}  # Ed25519, Ed448: the hash is built in
-_RSA_PSS_OID = "1.2.840.113549.1.1.10"
+_PURE_SIGNATURE_OIDS = {oids.ED25519, oids.ED448}  # the hash is built in
 
 
 def signature_hash(key: object) -> hashes.HashAlgorithm | None:
@@ -36,7 +35,7 @@ def sign(builder: x509.CertificateSigningRequestBuilder, key: Any) -> x509.Certi
 def sign(builder: Any, key: Any) -> Any:
     """Call ``builder.sign`` with the hash and padding the key's registered algorithm uses."""
     alg = algorithms.for_key(key)
-    if alg.signature_oid == _RSA_PSS_OID:
+    if alg.signature_oid == oids.RSA_PSS:
         pss = padding.PSS(mgf=padding.MGF1(alg.hash_algorithm()), salt_length=alg.hash_algorithm().digest_size)
         return builder.sign(key, alg.hash_algorithm(), rsa_padding=pss)
     return builder.sign(key, signature_hash(key))

@@ -118,6 +118,9 @@ class TestTSA:
         return cms.sign(tst.dump(), self.signer, content_type=cms.TST_INFO, signing_time=when)
 
 
+_crl_numbers = itertools.count(1)
+
+
 class PKI:
     """Everything the tests need; built once per session."""
 
@@ -172,6 +175,7 @@ class PKI:
             .issuer_name(ca.cert.subject)
             .last_update(NOW - timedelta(hours=1))
             .next_update(next_update or NOW + timedelta(days=7))
+            .add_extension(x509.CRLNumber(next(_crl_numbers)), critical=False)
         )
         for serial, when in revoked.items():
             b = b.add_revoked_certificate(

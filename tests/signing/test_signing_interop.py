@@ -127,7 +127,7 @@ def test_we_validate_openssl_signatures(pki: PKI, validator: Validator, files, t
     assert report.passed, report.to_json(indent=1)
     s = report.signers[0]
     assert s.pinfl == getattr(pki, who).cert.subject.get_attributes_for_oid(
-        __import__("signing.validate", fromlist=["PINFL_OID"]).PINFL_OID)[0].value
+        __import__("signing.oids", fromlist=["PINFL"]).PINFL)[0].value
     assert s.signature_format == ("CAdES-BASELINE-B" if "-cades" in flags else "CMS")
     # and altering the document is caught in their format too
     if detached:

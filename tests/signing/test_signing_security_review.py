@@ -165,6 +165,8 @@ def _leaf_with_serial(pki: PKI, issuer: Party, serial: int, cn: str) -> Party:
             .not_valid_before(NOW - timedelta(days=30)).not_valid_after(NOW + timedelta(days=30))
             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
             .add_extension(_ku(digital_signature=True, content_commitment=True), critical=True)
+            .add_extension(x509.AuthorityKeyIdentifier.from_issuer_public_key(issuer.key.public_key()),
+                           critical=False)
             .sign(issuer.key, hashes.SHA256()))
     return Party(key, cert, [issuer.cert])
 
@@ -273,7 +275,8 @@ def _crl_without_next_update(ca: Party, last_update):
 def _crl(ca: Party, revoked: dict, *, last_update, next_update, delta: bool = False):
     if next_update is None:
         return _crl_without_next_update(ca, last_update)
-    b = x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject).last_update(last_update)
+    b = (x509.CertificateRevocationListBuilder().issuer_name(ca.cert.subject).last_update(last_update)
+         .add_extension(x509.CRLNumber(int(last_update.timestamp())), critical=False))
     if next_update is not None:
         b = b.next_update(next_update)
     if delta:
@@ -485,7 +488,7 @@ def test_certificates_from_hostile_signatures_do_not_pile_up_in_a_long_lived_val
             base[-2:] = n.to_bytes(2, "big")  # a different (wrongly signed) certificate each time
             junk.append(x509.load_der_x509_certificate(bytes(base)))
         v.validate(cms.sign(DOC, cms.Signer(pki.employee.key, pki.employee.cert, [pki.issuing.cert] + junk)))
-    assert len(v._certs) <= 5_000 and len(v._issued) <= 5_000
+    assert len(v._certs) <= 5_000 and len(v._builder._issued) <= 5_000
     assert v.validate(cms.sign(DOC, pki.citizen.signer())).passed
 
 

@@ -255,6 +255,7 @@ def test_crl_signed_by_someone_else_is_ignored(pki: PKI) -> None:
     forged_named = (
         x509.CertificateRevocationListBuilder().issuer_name(pki.issuing.cert.subject)
         .last_update(NOW - timedelta(hours=1)).next_update(NOW + timedelta(days=1))
+        .add_extension(x509.CRLNumber(1), critical=False)
         .sign(pki.other_root.key, hashes.SHA256())
     )
     v = Validator([pki.root.cert], crls=[forged, forged_named, pki.root_crl])
