@@ -284,6 +284,11 @@ def _login_still_needed(rid: str, req: AuthRequest):
         pending[rid] = {**pending[rid], "reauth_sid": user.row.sid}
         session["authz"] = pending
         return redirect(url_for("account.login", authz=rid))
+    if req.hint_sub is not None and user.person.public_id != req.hint_sub:
+        # OIDC Core 3.1.2.1: the person who logged in is not the one the portal's id_token_hint names
+        unpark(rid)
+        return error_redirect(req.redirect_uri, OAuthError(
+            "login_required", "the user who logged in is not the one id_token_hint names"), req.state)
     if not satisfies(user.row.acr, req.acr):
         unpark(rid)
         return error_redirect(req.redirect_uri, OAuthError(
