@@ -16,8 +16,13 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "pinfl": ("pinfl",),
     "passport": ("passport_series", "passport_number", "passport_issued_by", "passport_issue_date",
                  "passport_expiry_date"),
+    #: OIDC Core 11: a refresh token that works while the user is away. Every portal gets one anyway,
+    #: so the scope releases no claim; the consent page names it (Core 11: the OP MUST obtain consent)
+    "offline_access": (),
 }
 DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "phone")
+#: scopes any portal may ask for without registering them
+EVERY_CLIENT_SCOPES = ("offline_access",)
 
 
 def parse_scope(scope: str | None) -> list[str]:
@@ -27,6 +32,13 @@ def parse_scope(scope: str | None) -> list[str]:
         if s not in seen:
             seen.append(s)
     return seen
+
+
+def requested_scopes(scope: str | None) -> list[str]:
+    """The scope values of an authorization request that we know, in request order: values we do
+    not know are ignored, not refused (OIDC Core 3.1.2.1 "SHOULD be ignored"), so a portal asking
+    for a scope of another provider's can still log its users in."""
+    return [s for s in parse_scope(scope) if s in SCOPES]
 
 
 def claims_for(person: Person, scopes: list[str]) -> dict[str, Any]:
