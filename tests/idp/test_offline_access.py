@@ -4,41 +4,15 @@ from __future__ import annotations
 
 import re
 import secrets
-from urllib.parse import urlencode, urljoin
+from urllib.parse import urlencode
 
 import requests
 from authlib.integrations.requests_client import OAuth2Session
 
 from idp.clients import add_client
 
-from idp_helpers import PASSWORD, Browser, query_of
-
-
-def _log_in(browser: requests.Session, url: str, login: str, stop_at: str) -> tuple[str, list[str]]:
-    """Walk the login and consent pages like a person; return the portal callback URL the IdP
-    redirects to and the scopes the consent page listed."""
-    shown: list[str] = []
-    for _ in range(10):
-        resp = browser.get(url, allow_redirects=False) if isinstance(url, str) else \
-            browser.post(url[0], data=url[1], allow_redirects=False)
-        if resp.status_code in (301, 302, 303):
-            url = urljoin(resp.url, resp.headers["Location"])
-            if url.startswith(stop_at):
-                return url, shown
-            continue
-        assert resp.status_code == 200, resp.text[:400]
-        form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', resp.text).group(1)}
-        rid = re.search(r'name="authz" value="([^"]+)"', resp.text)
-        if rid:
-            form["authz"] = rid.group(1)
-        action = re.search(r'<form method="post" action="([^"]+)"', resp.text).group(1)
-        if 'name="password"' in resp.text:
-            form.update(login=login, password=PASSWORD)
-        else:
-            shown = re.findall(r'data-scope="([^"]+)"', resp.text)
-            form["decision"] = "allow"
-        url = (urljoin(resp.url, action), form)
-    raise AssertionError("login did not finish")
+from idp_helpers import PASSWORD, query_of
+from page_walk import walk_login
 
 
 def test_authlib_asks_offline_access_and_an_unknown_scope_and_gets_a_refresh_token(live):
@@ -60,7 +34,7 @@ def test_authlib_asks_offline_access_and_an_unknown_scope_and_gets_a_refresh_tok
     verifier = secrets.token_urlsafe(48)
     auth_url, state = rp.create_authorization_url(meta["authorization_endpoint"], code_verifier=verifier,
                                                   nonce=secrets.token_urlsafe(12))
-    redirected, shown = _log_in(requests.Session(), auth_url, login, stop_at=callback)
+    redirected, shown = walk_login(requests.Session(), auth_url, login, PASSWORD, stop_at=callback)
     assert "error" not in query_of(redirected), redirected
     assert shown == ["openid", "profile", "offline_access"]  # asked for, the unknown value left out
 
