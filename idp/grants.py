@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from .audit import audit
 from .errors import OAuthError
 from .models import AuthorizationCode, Client, Grant, Person, PersonState, utcnow
-from .scopes import requested_scopes
+from .scopes import parse_scope
 from .tokens import SPEND_REFRESH, Subject, TokenService, token_hash
 
 VERIFIER = re.compile(r"^[A-Za-z0-9\-._~]{43,128}$")
@@ -97,7 +97,7 @@ def refresh_token(svc: TokenService, s: Session, client: Client, form) -> dict[s
         raise OAuthError("invalid_grant", "the account is blocked or closed")
     scope = grant.scope
     if form.get("scope"):
-        asked = requested_scopes(form.get("scope"))  # values unknown here are ignored, as at /authorize
+        asked = parse_scope(form.get("scope"))
         granted = grant.scope.split()
         if not set(asked) <= set(granted):
             raise OAuthError("invalid_scope", "a refresh may narrow the scope, never widen it")

@@ -12,7 +12,9 @@ from __future__ import annotations
 
 import logging
 import re
+from typing import Any
 
+from gunicorn.config import Config
 from gunicorn.glogging import Logger
 
 #: C0 and C1 controls and DEL; the Unicode line and paragraph separators (some log viewers break
@@ -79,7 +81,7 @@ class GunicornLogger(Logger):
     user agent, referer, headers) and every error-log record. The application's records reach
     the root logger; if nothing handles them yet, they get an escaped handler too."""
 
-    def setup(self, cfg) -> None:
+    def setup(self, cfg: Config) -> None:
         super().setup(cfg)
         root = logging.getLogger()
         if not root.handlers:
@@ -87,6 +89,6 @@ class GunicornLogger(Logger):
             root.setLevel(self.loglevel)
         escape_handlers(self.error_log, self.access_log, root)
 
-    def atoms(self, resp, req, environ, request_time) -> dict:
-        return {k: escape(v) if isinstance(v, str) else v for k, v in super().atoms(resp, req, environ,
-                                                                                     request_time).items()}
+    def atoms(self, resp: Any, req: Any, environ: dict[str, Any], request_time: Any) -> dict[str, Any]:
+        atoms = super().atoms(resp, req, environ, request_time)
+        return {k: escape(v) if isinstance(v, str) else v for k, v in atoms.items()}

@@ -26,19 +26,14 @@ EVERY_CLIENT_SCOPES = ("offline_access",)
 
 
 def parse_scope(scope: str | None) -> list[str]:
-    """Scopes in request order, without duplicates."""
+    """The scope values we know, in request order, without duplicates. Values we do not know are
+    ignored, not refused (OIDC Core 3.1.2.1: SHOULD be ignored), at /authorize and at refresh alike,
+    so a portal that also asks for another provider's scope can still log its users in and refresh."""
     seen: list[str] = []
     for s in (scope or "").split():
-        if s not in seen:
+        if s in SCOPES and s not in seen:
             seen.append(s)
     return seen
-
-
-def requested_scopes(scope: str | None) -> list[str]:
-    """The scope values of an authorization request that we know, in request order: values we do
-    not know are ignored, not refused (OIDC Core 3.1.2.1 "SHOULD be ignored"), so a portal asking
-    for a scope of another provider's can still log its users in."""
-    return [s for s in parse_scope(scope) if s in SCOPES]
 
 
 def claims_for(person: Person, scopes: list[str]) -> dict[str, Any]:

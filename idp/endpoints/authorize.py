@@ -26,7 +26,7 @@ from ..context import dbs, services
 from ..errors import OAuthError
 from ..i18n import LANGS
 from ..models import AuthorizationCode, Client, Consent, epoch, utcnow
-from ..scopes import EVERY_CLIENT_SCOPES, requested_scopes
+from ..scopes import EVERY_CLIENT_SCOPES, parse_scope
 from ..keys import TokenError
 from ..tokens import ID_TOKEN_TYP, token_hash
 from .api import safe_description
@@ -121,7 +121,7 @@ def parse_request(values) -> tuple[Client, AuthRequest]:
             raise OAuthError("unsupported_response_type", "only response_type=code is supported")
         if values.get("response_mode") not in (None, "query"):
             raise OAuthError("invalid_request", "only response_mode=query is supported")
-        scopes = requested_scopes(values.get("scope"))
+        scopes = parse_scope(values.get("scope"))
         if "openid" not in scopes:
             raise OAuthError("invalid_scope", "scope must include openid")
         refused = [sc for sc in scopes if sc not in client.allowed_scopes and sc not in EVERY_CLIENT_SCOPES]
