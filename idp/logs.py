@@ -10,6 +10,7 @@ each line indented, so a line that starts in the first column always starts a re
 """
 from __future__ import annotations
 
+import copy
 import logging
 import re
 from typing import Any
@@ -44,7 +45,7 @@ class EscapingFormatter(logging.Formatter):
         self.inner = inner or logging.Formatter(FORMAT)
 
     def format(self, record: logging.LogRecord) -> str:
-        line = logging.makeLogRecord(record.__dict__)
+        line = copy.copy(record)  # the caller's record stays as it was, for other handlers
         line.msg, line.args = record.getMessage(), None
         line.exc_info = line.exc_text = line.stack_info = None
         parts = [escape(self.inner.format(line))]
