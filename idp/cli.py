@@ -52,8 +52,9 @@ def _redact(url: str) -> str:
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Yagona: single sign-on and e-signatures for e-government portals."""
-    logging.basicConfig(level=os.environ.get("YAGONA_LOG_LEVEL", "INFO"),
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    from .logs import configure
+
+    configure(os.environ.get("YAGONA_LOG_LEVEL", "INFO"))  # control characters escaped: no forged lines
     logging.getLogger("alembic").setLevel(logging.WARNING)
 
 
@@ -107,6 +108,7 @@ def _run_gunicorn(settings: Settings, host: str, port: int, workers: int, thread
             self.cfg.set("threads", threads)
             self.cfg.set("worker_class", "gthread")
             self.cfg.set("accesslog", "-")
+            self.cfg.set("logger_class", "idp.logs.GunicornLogger")  # escapes every atom: no forged lines
             self.cfg.set("access_log_format", '%(h)s "%(m)s %(U)s" %(s)s %(b)s %(L)ss')  # no query: no codes in logs
             self.cfg.set("timeout", 60)
 

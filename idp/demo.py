@@ -3,6 +3,10 @@
 It is a real relying party of its own issuer: authorization request with PKCE, state and
 nonce, code exchange over HTTP, ID-token check against the JWKS, userinfo. Served at /demo
 only when the demo is on (the default for the embedded SQLite run).
+
+What it received (ID-token claims, userinfo: personal data) stays on the server, in files of the
+instance folder beside the demo's client secret, so every worker finds them; the signed, readable
+session cookie carries only a random id.
 """
 from __future__ import annotations
 
@@ -11,7 +15,9 @@ import hashlib
 import hmac
 import json
 import os
+import re
 import secrets
+import time
 from pathlib import Path
 from urllib.parse import urlencode
 
@@ -25,6 +31,9 @@ from .db import Database
 
 bp = Blueprint("demo", __name__)
 DEMO_NAME = "Yagona demo portal"
+#: a result is kept as long as an idle browser session of the IdP lives
+RESULT_TTL = 30 * 60
+RESULT_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 
 
 def _info_path(settings: Settings) -> Path:
@@ -57,9 +66,49 @@ def _client() -> dict:
     return json.loads(_info_path(services().settings).read_text())
 
 
+def _results_dir() -> Path:
+    return services().settings.instance_path / "demo-results"
+
+
+def save_result(result: dict) -> str:
+    """Keep *result* on the server (0600, written whole or not at all); return its random id.
+    Results older than RESULT_TTL are deleted on the way."""
+    folder = _results_dir()
+    folder.mkdir(mode=0o700, exist_ok=True)
+    for old in folder.glob("*.json"):
+        try:
+            if old.stat().st_mtime < time.time() - RESULT_TTL:
+                old.unlink()
+        except FileNotFoundError:  # another worker pruned it first
+            pass
+    rid = secrets.token_urlsafe(16)
+    tmp = folder / f"{rid}.tmp"
+    try:
+        with os.fdopen(os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600), "w") as fh:
+            json.dump(result, fh)
+        os.replace(tmp, folder / f"{rid}.json")
+    except BaseException:
+        tmp.unlink(missing_ok=True)
+        raise
+    return rid
+
+
+def load_result(rid: object) -> dict | None:
+    """The result kept under *rid*, or None if the id is malformed, unknown or expired."""
+    if not isinstance(rid, str) or not RESULT_ID.fullmatch(rid):
+        return None
+    path = _results_dir() / f"{rid}.json"
+    try:
+        if path.stat().st_mtime < time.time() - RESULT_TTL:
+            return None
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return None
+
+
 @bp.route("/demo")
 def home():
-    return render_template("demo.html", result=session.get("demo_result"))
+    return render_template("demo.html", result=load_result(session.get("demo_result")))
 
 
 @bp.route("/demo/login")
@@ -98,5 +147,5 @@ def callback():
         return render_template("error.html", error="invalid_request", description="demo: nonce mismatch"), 400
     userinfo = requests.get(f"{iss}/userinfo", timeout=10,
                             headers={"Authorization": f"Bearer {tokens['access_token']}"}).json()
-    session["demo_result"] = {"id_token": claims, "userinfo": userinfo}
+    session["demo_result"] = save_result({"id_token": claims, "userinfo": userinfo})
     return redirect("/demo")

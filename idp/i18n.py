@@ -39,6 +39,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "scope_phone": {"uz": "Telefon raqami", "ru": "Номер телефона", "en": "Phone number"},
     "scope_address": {"uz": "Manzil", "ru": "Адрес", "en": "Address"},
     "scope_pinfl": {"uz": "JShShIR (PINFL)", "ru": "ПИНФЛ", "en": "Personal number (PINFL)"},
+    "scope_offline_access": {"uz": "Siz tizimda bo‘lmaganingizda ham bu ma’lumotlarga kirish", "ru": "Доступ к этим данным, даже когда вы не в системе", "en": "Access to this data while you are not logged in"},
     "scope_passport": {"uz": "Pasport ma’lumotlari", "ru": "Паспортные данные", "en": "Passport details"},
     "logout_title": {"uz": "Tizimdan chiqish", "ru": "Выход из системы", "en": "Log out"},
     "logout_confirm": {"uz": "Yagona tizimidan chiqasizmi?", "ru": "Выйти из единой системы?", "en": "Log out of Yagona?"},

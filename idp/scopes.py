@@ -16,15 +16,22 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "pinfl": ("pinfl",),
     "passport": ("passport_series", "passport_number", "passport_issued_by", "passport_issue_date",
                  "passport_expiry_date"),
+    #: OIDC Core 11: a refresh token that works while the user is away. Every portal gets one anyway,
+    #: so the scope releases no claim; the consent page names it (Core 11: the OP MUST obtain consent)
+    "offline_access": (),
 }
 DEFAULT_CLIENT_SCOPES = ("openid", "profile", "email", "phone")
+#: scopes any portal may ask for without registering them
+EVERY_CLIENT_SCOPES = ("offline_access",)
 
 
 def parse_scope(scope: str | None) -> list[str]:
-    """Scopes in request order, without duplicates."""
+    """The scope values we know, in request order, without duplicates. Values we do not know are
+    ignored, not refused (OIDC Core 3.1.2.1: SHOULD be ignored), at /authorize and at refresh alike,
+    so a portal that also asks for another provider's scope can still log its users in and refresh."""
     seen: list[str] = []
     for s in (scope or "").split():
-        if s not in seen:
+        if s in SCOPES and s not in seen:
             seen.append(s)
     return seen
 

@@ -26,7 +26,7 @@ from ..context import dbs, services
 from ..errors import OAuthError
 from ..i18n import LANGS
 from ..models import AuthorizationCode, Client, Consent, epoch, utcnow
-from ..scopes import parse_scope
+from ..scopes import EVERY_CLIENT_SCOPES, parse_scope
 from ..keys import TokenError
 from ..tokens import ID_TOKEN_TYP, token_hash
 from .api import safe_description
@@ -124,7 +124,7 @@ def parse_request(values) -> tuple[Client, AuthRequest]:
         scopes = parse_scope(values.get("scope"))
         if "openid" not in scopes:
             raise OAuthError("invalid_scope", "scope must include openid")
-        refused = [sc for sc in scopes if sc not in client.allowed_scopes]
+        refused = [sc for sc in scopes if sc not in client.allowed_scopes and sc not in EVERY_CLIENT_SCOPES]
         if refused:
             raise OAuthError("invalid_scope", f"scope not allowed for this portal: {' '.join(refused)}")
         challenge = values.get("code_challenge")
@@ -284,6 +284,11 @@ def _login_still_needed(rid: str, req: AuthRequest):
         pending[rid] = {**pending[rid], "reauth_sid": user.row.sid}
         session["authz"] = pending
         return redirect(url_for("account.login", authz=rid))
+    if req.hint_sub is not None and user.person.public_id != req.hint_sub:
+        # OIDC Core 3.1.2.1: the person who logged in is not the one the portal's id_token_hint names
+        unpark(rid)
+        return error_redirect(req.redirect_uri, OAuthError(
+            "login_required", "the user who logged in is not the one id_token_hint names"), req.state)
     if not satisfies(user.row.acr, req.acr):
         unpark(rid)
         return error_redirect(req.redirect_uri, OAuthError(

@@ -275,7 +275,7 @@ def test_refresh_may_narrow_scope(browser, portal, account):
     assert "email" in info and "given_name" not in info and "name" not in info
 
 
-@pytest.mark.parametrize("asked", ["openid profile email", "openid pinfl", "openid profile passport", "admin"])
+@pytest.mark.parametrize("asked", ["openid profile email", "openid pinfl", "openid profile passport admin"])
 def test_refresh_may_not_widen_scope(browser, portal, account, asked):
     body = browser.tokens_for(portal, account, scope="openid profile")
     assert_oauth_error(refresh(browser, portal, body["refresh_token"], scope=asked), "invalid_scope")
