@@ -556,8 +556,8 @@ def test_millions_of_tiny_elements_do_not_eat_memory(pki: PKI, ber: bool) -> Non
     blob = b"\x30\x80" + inner + b"\x00\x00" if ber else _tlv(0x30, inner)
     v = Validator([pki.root.cert], crls=pki.crls)
     tracemalloc.start()
-    try:
-        with within(10):
+    try:  # the bound is on memory; the timer only stops a hang (tracemalloc makes the parse slow on a busy machine)
+        with within(60):
             report = v.validate(blob)
         peak = tracemalloc.get_traced_memory()[1]
     finally:
