@@ -28,7 +28,7 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from . import algorithms, der
+from . import algorithms, der, encoding
 from .algorithms import Algorithm
 from .errors import SigningError
 
@@ -365,7 +365,8 @@ def write_atomically(out: str | os.PathLike, writer: Callable[[BinaryIO], None],
 
 
 def _parse(blob: bytes, *, max_bytes: int = der.MAX_BYTES) -> der.SignedDataView:
-    return der.read_signed_data(blob, max_bytes=max_bytes)
+    """A signature given as DER, PEM or base64, read strictly."""
+    return der.read_signed_data(encoding.signature_der(blob, max_bytes=max_bytes), max_bytes=max_bytes)
 
 
 def content_of(blob: bytes) -> bytes | None:

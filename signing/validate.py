@@ -26,7 +26,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
-from . import algorithms, der
+from . import algorithms, der, encoding
 from .cms import DATA, SIGNATURE_TIMESTAMP, TST_INFO, tst_info
 from .report import (
     CertificateSummary,
@@ -256,14 +256,15 @@ class Validator:
     def validate(
         self, signature: bytes, content: bytes | BinaryIO | None = None, *, at: datetime | None = None
     ) -> ValidationReport:
-        """One report for *signature* (attached, or detached with *content*), as of *at* (default now).
+        """One report for *signature* (DER, PEM or base64; attached, or detached with *content*), as of *at*.
 
         *content* may be an open binary file: a detached signature over a big document is then checked
         in constant memory (the file is read once per digest algorithm the signers use).
         """
         now = at or _now()
         try:
-            sd = der.read_signed_data(signature, max_bytes=self.max_bytes, max_depth=self.max_depth)
+            blob = encoding.signature_der(signature, max_bytes=self.max_bytes)
+            sd = der.read_signed_data(blob, max_bytes=self.max_bytes, max_depth=self.max_depth)
             ctype = sd.content_type
             attached = sd.content is not None
             if attached and content is None:

@@ -28,7 +28,7 @@ from cryptography import x509
 
 from keystore.folder import KeysFolder
 
-from .. import cms, der
+from .. import cms, der, encoding
 from ..report import Indication, SignerReport, ValidationReport
 from ..validate import Validator
 from . import main
@@ -71,11 +71,16 @@ def open_signer(key_name: str | None, keys_dir: Path | None, pfx_file: Path | No
     return cms.Signer(opened.private_key, opened.certificate, opened.chain)
 
 
-def _read_limited(path: Path, what: str) -> bytes:
+def _read_limited(path: Path, what: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
     size = path.stat().st_size
-    if size > MAX_DOCUMENT_BYTES:
-        raise click.ClickException(f"{what} {path} is {size} bytes; over the {MAX_DOCUMENT_BYTES}-byte limit")
+    if size > limit:
+        raise click.ClickException(f"{what} {path} is {size} bytes; over the {limit}-byte limit")
     return path.read_bytes()
+
+
+def _read_signature(path: Path) -> bytes:
+    """A signature file as DER, PEM or base64 (decoded by the cms and validate entry points)."""
+    return _read_limited(path, "signature", encoding.max_text_bytes())
 
 
 def _write(out: Path, data: bytes) -> None:
@@ -111,7 +116,7 @@ def sign(file: Path, detached: bool, out: Path | None, force: bool, tsa_url: str
     else:
         written = cms.sign_file(file, signer, out, detached=detached)
     if tsa_url:
-        stamped, _ = cms.add_timestamp(_read_limited(out, "signature"), _timestamper(tsa_url))
+        stamped, _ = cms.add_timestamp(_read_signature(out), _timestamper(tsa_url))
         _write(out, stamped)
         written = len(stamped)
     kind = "detached" if detached else "attached"
@@ -128,7 +133,7 @@ def sign(file: Path, detached: bool, out: Path | None, force: bool, tsa_url: str
 def cosign(signature: Path, content: Path | None, out: Path | None, key_name: str | None, keys_dir: Path | None,
            pfx_file: Path | None, password_stdin: bool) -> None:
     """Add your signature to SIGNATURE, over the same document as the signers already in it."""
-    blob = _read_limited(signature, "signature")
+    blob = _read_signature(signature)
     doc = _read_limited(content, "document") if content else None
     signer = open_signer(key_name, keys_dir, pfx_file, password_stdin)
     result = cms.cosign(blob, signer, content=doc)
@@ -147,7 +152,7 @@ def cosign(signature: Path, content: Path | None, out: Path | None, key_name: st
 def join(signature: Path, other: Path, content: Path | None, out: Path) -> None:
     """Merge two signatures over the same document into OUT."""
     doc = _read_limited(content, "document") if content else None
-    result = cms.join(_read_limited(signature, "signature"), _read_limited(other, "signature"), content=doc)
+    result = cms.join(_read_signature(signature), _read_signature(other), content=doc)
     _write(out, result)
     click.echo(f"joined -> {out} ({len(der.read_signed_data(result).signer_infos)} signers)")
 
@@ -159,7 +164,7 @@ def join(signature: Path, other: Path, content: Path | None, out: Path) -> None:
 @one_line_errors
 def timestamp(signature: Path, tsa_url: str, out: Path | None) -> None:
     """Add a signature timestamp (CAdES-T) to each signer of SIGNATURE that has none."""
-    blob = _read_limited(signature, "signature")
+    blob = _read_signature(signature)
     stamped, which = cms.add_timestamp(blob, _timestamper(tsa_url))
     if not which:
         click.echo(f"{signature}: every signer already has a timestamp; nothing changed")
@@ -215,10 +220,10 @@ def verify(file: Path, signature: Path | None, trust_files: tuple[Path, ...], cr
     validator = Validator(roots, crls=[_load_crl(p) for p in crl_files], ocsp_fetcher=_http_ocsp if ocsp else None,
                           require_revocation=not no_revocation)
     if signature is None:
-        report = validator.validate(_read_limited(file, "signature"), at=when)
+        report = validator.validate(_read_signature(file), at=when)
     else:
         with open(file, "rb") as document:  # streamed: a detached signature may cover a huge file
-            report = validator.validate(_read_limited(signature, "signature"), document, at=when)
+            report = validator.validate(_read_signature(signature), document, at=when)
     if as_json:
         click.echo(report.to_json(indent=2))
     else:
