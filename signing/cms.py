@@ -301,15 +301,20 @@ def sign_file(
     detached: bool = False,
     signing_time: datetime | None = None,
     progress: ProgressCallback | None = None,
+    timestamper: Timestamper | None = None,
 ) -> int:
     """Sign a file of any size into *out* in constant memory; return the signature's size in bytes.
 
-    An attached signature reads the file twice (hash, then copy). *out* appears only when complete.
+    An attached signature reads the file twice (hash, then copy). With *timestamper* the signer gets
+    a signature timestamp (CAdES-T) before anything is written, so a TSA that fails leaves no file.
+    *out* appears only when complete.
     """
     src = Path(path)
     size = src.stat().st_size
     digest = digest_file(src, signer.algorithm.digest_name, progress)
     info = signer.signer_info(digest, signing_time=signing_time)
+    if timestamper is not None:
+        info = _stamped(der.read_signer_info(info), timestamper, "sha256")
     head, tail = _signed_data_parts(
         content_type_der=_oid(DATA),
         content_length=None if detached else size,
@@ -548,16 +553,7 @@ def add_timestamp(
         if i not in wanted or has_signature_timestamp(info):
             out.append(info.der)
             continue
-        digest = hashlib.new(hash_name, info.signature).digest()
-        token = timestamper(digest, hash_name)
-        token_der = getattr(token, "der", token)
-        if not isinstance(token_der, (bytes, bytearray)):
-            raise SigningError("the timestamper returned no token bytes")
-        token_der = bytes(token_der)
-        _check_token_imprint(token_der, digest)
-        attr = der.tlv(0x30, _oid(SIGNATURE_TIMESTAMP) + der.tlv(0x31, token_der))
-        existing = b"".join(a.der for a in info.unsigned_attrs)
-        out.append(der.tlv(0x30, info.der_without_unsigned + der.tlv(0xA1, existing + attr)))
+        out.append(_stamped(info, timestamper, hash_name))
         stamped.append(i)
     if not stamped:
         return blob, []
@@ -571,6 +567,20 @@ def add_timestamp(
         ),
         stamped,
     )
+
+
+def _stamped(info: der.SignerInfoView, timestamper: Timestamper, hash_name: str) -> bytes:
+    """*info* (DER) with a signature timestamp over its signature value added to its unsigned attributes."""
+    digest = hashlib.new(hash_name, info.signature).digest()
+    token = timestamper(digest, hash_name)
+    token_der = getattr(token, "der", token)
+    if not isinstance(token_der, (bytes, bytearray)):
+        raise SigningError("the timestamper returned no token bytes")
+    token_der = bytes(token_der)
+    _check_token_imprint(token_der, digest)
+    attr = der.tlv(0x30, _oid(SIGNATURE_TIMESTAMP) + der.tlv(0x31, token_der))
+    existing = b"".join(a.der for a in info.unsigned_attrs)
+    return der.tlv(0x30, info.der_without_unsigned + der.tlv(0xA1, existing + attr))
 
 
 def _check_token_imprint(token_der: bytes, digest: bytes) -> None:

@@ -19,6 +19,7 @@ from __future__ import annotations
 import os
 import sys
 import unicodedata
+import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
@@ -93,12 +94,32 @@ def _timestamper(url: str):
     return lambda digest, hash_name: tsa.request_timestamp(digest, hash_name=hash_name, url=url)
 
 
+def _tsa_url(ctx: click.Context, param: click.Parameter, value: str | None) -> str | None:
+    """--tsa-url must be an http(s) URL with a host (RFC 3161 section 3.4 is over HTTP)."""
+    if value is None:
+        return None
+    try:
+        parts = urllib.parse.urlsplit(value)
+        host = parts.hostname
+    except ValueError:
+        host = None
+    else:
+        if parts.scheme.lower() not in ("http", "https"):
+            host = None
+    if not host or any(ch.isspace() or not ch.isprintable() for ch in value):
+        raise click.BadParameter(f"{value!r} is not an http:// or https:// URL with a host", ctx, param)
+    return value
+
+
+
+
 @main.command()
 @click.argument("file", type=click.Path(dir_okay=False, exists=True, path_type=Path))
 @click.option("--detached", is_flag=True, help="leave the document out of the signature")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="signature file (default FILE.p7s)")
 @click.option("--force", is_flag=True, help="overwrite OUT if it exists")
-@click.option("--tsa-url", help="also add a signature timestamp from this RFC 3161 TSA (CAdES-T)")
+@click.option("--tsa-url", callback=_tsa_url,
+              help="also add a signature timestamp from this RFC 3161 TSA (CAdES-T), http or https")
 @with_key_options
 @one_line_errors
 def sign(file: Path, detached: bool, out: Path | None, force: bool, tsa_url: str | None, key_name: str | None,
@@ -110,15 +131,12 @@ def sign(file: Path, detached: bool, out: Path | None, force: bool, tsa_url: str
     signer = open_signer(key_name, keys_dir, pfx_file, password_stdin)
     size = file.stat().st_size
     passes = 1 if detached else 2
+    stamp = _timestamper(tsa_url) if tsa_url else None
     if size >= PROGRESS_FROM:
         with click.progressbar(length=size * passes, label=f"signing {file.name}", file=sys.stderr) as bar:
-            written = cms.sign_file(file, signer, out, detached=detached, progress=bar.update)
+            written = cms.sign_file(file, signer, out, detached=detached, progress=bar.update, timestamper=stamp)
     else:
-        written = cms.sign_file(file, signer, out, detached=detached)
-    if tsa_url:
-        stamped, _ = cms.add_timestamp(_read_signature(out), _timestamper(tsa_url))
-        _write(out, stamped)
-        written = len(stamped)
+        written = cms.sign_file(file, signer, out, detached=detached, timestamper=stamp)
     kind = "detached" if detached else "attached"
     click.echo(f"signed {file} ({size} bytes) -> {out} ({kind}, {written} bytes) as {_who(signer)}")
 
@@ -159,7 +177,7 @@ def join(signature: Path, other: Path, content: Path | None, out: Path) -> None:
 
 @main.command()
 @click.argument("signature", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--tsa-url", required=True, help="URL of the RFC 3161 timestamp authority")
+@click.option("--tsa-url", required=True, callback=_tsa_url, help="URL of the RFC 3161 timestamp authority (http or https)")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="write here (default: in place)")
 @one_line_errors
 def timestamp(signature: Path, tsa_url: str, out: Path | None) -> None:
