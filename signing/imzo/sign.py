@@ -8,8 +8,11 @@
         merge two signatures over the same document into one
     imzo timestamp SIGNATURE --tsa-url URL [-o OUT]
         add an RFC 3161 signature timestamp to every signer that has none (CAdES-T)
-    imzo verify FILE [SIGNATURE] --trust ROOT.pem [--crl CRL]... [--ocsp] [--json]
-        FILE alone is an attached signature; with SIGNATURE, FILE is the document
+    imzo verify FILE [SIGNATURE] --trust ROOT.pem [--crl CRL]... [--ocsp] [--json] [--out DOC]
+        FILE alone is an attached signature (any size, checked in constant memory); with SIGNATURE,
+        FILE is the document; --out writes an attached signature's document, only if it passed
+    imzo extract SIGNATURE -o DOC
+        write the document inside an attached signature without checking it
 
 Passwords come from a hidden prompt, or with --password-stdin from the first line of stdin.
 `verify` exits 0 only for TOTAL-PASSED, 1 for TOTAL-FAILED, 3 for INDETERMINATE (2 is a usage error).
@@ -17,19 +20,21 @@ Passwords come from a hidden prompt, or with --password-stdin from the first lin
 from __future__ import annotations
 
 import os
+import shutil
 import sys
 import unicodedata
 import urllib.parse
 import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
+from typing import BinaryIO
 
 import click
 from cryptography import x509
 
 from keystore.folder import KeysFolder
 
-from .. import cms, der, encoding
+from .. import cms, cmsfile, der, encoding
 from ..report import Indication, SignerReport, ValidationReport
 from ..validate import Validator
 from . import main
@@ -218,10 +223,19 @@ def _load_crl(path: Path) -> x509.CertificateRevocationList:
 @click.option("--no-revocation", is_flag=True, help="do not require revocation information (reported as a warning)")
 @click.option("--at", "at", help="validate as of this ISO time instead of now")
 @click.option("--json", "as_json", is_flag=True, help="print the full report as JSON")
+@click.option("--out", "out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the document inside an attached signature here, only if the signature passed")
 @one_line_errors
 def verify(file: Path, signature: Path | None, trust_files: tuple[Path, ...], crl_files: tuple[Path, ...],
-           ocsp: bool, no_revocation: bool, at: str | None, as_json: bool) -> None:
-    """Check a signature: FILE alone is an attached signature; FILE SIGNATURE is a document and its signature."""
+           ocsp: bool, no_revocation: bool, at: str | None, as_json: bool, out: Path | None) -> None:
+    """Check a signature: FILE alone is an attached signature; FILE SIGNATURE is a document and its signature.
+
+    Attached signatures of any size are checked in constant memory, their document hashed in place.
+    """
+    if out is not None and signature is not None:
+        raise click.UsageError("--out writes the document inside an attached signature; "
+                               "with a detached one you already have it")
+    _refuse_existing(out)
     if not trust_files and os.environ.get(TRUST_ENV):
         trust_files = tuple(Path(p) for p in os.environ[TRUST_ENV].split(os.pathsep) if p)
     if not trust_files:
@@ -237,17 +251,66 @@ def verify(file: Path, signature: Path | None, trust_files: tuple[Path, ...], cr
             when = when.replace(tzinfo=timezone.utc)
     validator = Validator(roots, crls=[_load_crl(p) for p in crl_files], ocsp_fetcher=_http_ocsp if ocsp else None,
                           require_revocation=not no_revocation)
-    if signature is None:
-        report = validator.validate(_read_signature(file), at=when)
-    else:
-        with open(file, "rb") as document:  # streamed: a detached signature may cover a huge file
-            report = validator.validate(_read_signature(signature), document, at=when)
-    if as_json:
-        click.echo(report.to_json(indent=2))
-    else:
-        click.echo(summary(report))
-    if not report.passed:
-        sys.exit(1 if report.indication is Indication.TOTAL_FAILED else 3)
+    # both files are streamed: an attached signature or a detached one's document may be huge
+    with open(signature or file, "rb") as sig:
+        before = os.fstat(sig.fileno())
+        if signature is None:
+            report = validator.validate(sig, at=when)
+        else:
+            with open(file, "rb") as document:
+                report = validator.validate(sig, document, at=when)
+        if as_json:
+            click.echo(report.to_json(indent=2))
+        else:
+            click.echo(summary(report))
+        if not report.passed:
+            if out is not None:
+                click.echo(f"{out} not written: the signature did not pass", err=True)
+            sys.exit(1 if report.indication is Indication.TOTAL_FAILED else 3)
+        if out is not None:
+            written = _write_content(sig, out)
+            after = os.stat(file)
+            if (after.st_ino, after.st_size, after.st_mtime_ns) != (before.st_ino, before.st_size, before.st_mtime_ns):
+                out.unlink(missing_ok=True)
+                raise click.ClickException(f"{file} changed while it was being checked; {out} not written")
+            click.echo(f"document ({written} bytes) written to {out}", err=True)
+
+
+@main.command()
+@click.argument("signature", type=click.Path(dir_okay=False, exists=True, path_type=Path))
+@click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), required=True,
+              help="where to write the document")
+@one_line_errors
+def extract(signature: Path, out: Path) -> None:
+    """Write the document inside an attached SIGNATURE to OUT, without checking the signature.
+
+    Like `openssl cms -verify -noverify -out`: use `imzo verify --out` to write it only if it passes.
+    """
+    _refuse_existing(out)
+    with open(signature, "rb") as sig:
+        written = _write_content(sig, out)
+    click.echo(f"document ({written} bytes) written to {out} (not checked)", err=True)
+
+
+def _refuse_existing(out: Path | None) -> None:
+    if out is not None and out.exists():
+        raise click.ClickException(f"{out} exists; remove it or pick another name")
+
+
+def _write_content(sig: BinaryIO, out: Path) -> int:
+    """Copy the document inside the attached signature *sig* to *out* atomically; mode 0600, as it may be personal."""
+    _, content = cmsfile.read(sig)
+    if content is None:
+        raise click.ClickException(f"{getattr(sig, 'name', 'the signature')} is detached: it holds no document")
+
+    def copy(f: BinaryIO) -> None:
+        if isinstance(content, bytes):
+            f.write(content)
+        else:
+            content.seek(0)
+            shutil.copyfileobj(content, f, cms.CHUNK)
+
+    return cms.write_atomically(out, copy, 0o600)
 
 
 def _result(x: ValidationReport | SignerReport) -> str:
