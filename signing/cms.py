@@ -31,6 +31,7 @@ from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 from . import algorithms, der, encoding
 from .algorithms import Algorithm
 from .errors import SigningError
+from .prehash import file_digest
 
 #: id-data, the content type of a plain document
 DATA = "1.2.840.113549.1.7.1"
@@ -280,19 +281,6 @@ def sign_stream(
     return sign_digest(h.digest(), signer, signing_time=signing_time)
 
 
-def digest_file(path: str | os.PathLike, digest_name: str, progress: ProgressCallback | None = None) -> bytes:
-    """Hash a file in constant memory, reporting bytes read to *progress*."""
-    h = hashlib.new(digest_name)
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb") as f:
-        while n := f.readinto(buf):
-            h.update(view[:n])
-            if progress:
-                progress(n)
-    return h.digest()
-
-
 def sign_file(
     path: str | os.PathLike,
     signer: Signer,
@@ -302,16 +290,19 @@ def sign_file(
     signing_time: datetime | None = None,
     progress: ProgressCallback | None = None,
     timestamper: Timestamper | None = None,
+    digest: bytes | None = None,
 ) -> int:
     """Sign a file of any size into *out* in constant memory; return the signature's size in bytes.
 
-    An attached signature reads the file twice (hash, then copy). With *timestamper* the signer gets
-    a signature timestamp (CAdES-T) before anything is written, so a TSA that fails leaves no file.
-    *out* appears only when complete.
+    An attached signature reads the file twice (hash, then copy; the copy is hashed again and must
+    match). *digest*, when the caller hashed the file already (`signing.prehash`), skips the first
+    pass. With *timestamper* the signer gets a signature timestamp (CAdES-T) before anything is
+    written, so a TSA that fails leaves no file. *out* appears only when complete.
     """
     src = Path(path)
     size = src.stat().st_size
-    digest = digest_file(src, signer.algorithm.digest_name, progress)
+    if digest is None:
+        digest = file_digest(src, signer.algorithm.digest_name, progress)
     info = signer.signer_info(digest, signing_time=signing_time)
     if timestamper is not None:
         info = _stamped(der.read_signer_info(info), timestamper, "sha256")

@@ -1,13 +1,15 @@
 """`imzo`: the command citizens and officers use for keys, signatures and checks.
 
-Each sub-module adds its commands to `main`: keys (key files and CSRs), ca (the operator's
-certificate authority), sign (sign, cosign, timestamp, verify, extract).
+Each sub-module adds its commands to `main` when it is imported, which happens when one of its
+commands is asked for (COMMAND_MODULES): keys (key files and CSRs), ca (the operator's certificate
+authority), sign (sign, cosign, join, timestamp, verify, extract).
 
 Every error, usage errors included, is one line on stderr. SIGTERM and SIGHUP unwind like an error,
 so the temporary file of a signature being written is removed and no half-made output is left.
 """
 from __future__ import annotations
 
+import importlib
 import signal
 import sys
 import threading
@@ -36,8 +38,24 @@ def _stop(signum: int, _frame: object) -> NoReturn:
     raise Interrupted(signum)
 
 
+#: The module under signing/imzo/ that defines each top-level command. A command's module is imported
+#: only when that command runs (or help lists them all): `imzo sign` of a big file must not spend its
+#: start-up importing the validator and the CA. A new top-level command is added here.
+COMMAND_MODULES = {"keys": "keys", "ca": "ca", "sign": "sign", "cosign": "sign", "join": "sign",
+                   "timestamp": "sign", "verify": "sign", "extract": "sign"}
+
+
 class ImzoGroup(click.Group):
-    """click.Group whose usage errors are one line, and which turns SIGTERM/SIGHUP into a clean exit."""
+    """click.Group whose usage errors are one line, which turns SIGTERM/SIGHUP into a clean exit, and
+    which imports each command's module only when it is needed."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(COMMAND_MODULES) | set(self.commands))
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        if name not in self.commands and name in COMMAND_MODULES:
+            importlib.import_module(f"{__name__}.{COMMAND_MODULES[name]}")  # its decorators register it
+        return super().get_command(ctx, name)
 
     def main(self, *args: Any, **kwargs: Any) -> Any:
         catch = threading.current_thread() is threading.main_thread()
@@ -81,5 +99,3 @@ def _one_line(exc: click.UsageError) -> OneLineUsageError:
 def main() -> None:
     """Keys, signatures and signature checks for Yagona (E-IMZO style)."""
 
-
-from . import ca, keys, sign  # noqa: E402,F401  (each registers its commands on `main`)

@@ -35,7 +35,6 @@ from keystore.files import atomic_write
 from keystore.folder import MIN_PASSWORD_CHARS, KeysFolder
 
 from .. import algorithms, oids, x509_signing
-from ..ca import check_subject
 from ..errors import SigningError
 from . import main
 
@@ -149,6 +148,8 @@ def new(name: str, cn: str, surname: str, given_name: str, pinfl: str, tin: str 
         subject = x509.Name([x509.NameAttribute(oid, value) for oid, value in attrs])
     except ValueError as exc:
         raise click.ClickException(f"bad subject: {exc}") from None
+    from ..ca import check_subject  # here: the CA module is heavy, and only this command needs it
+
     check_subject(subject, "employee" if (tin or org or title) else "citizen")  # fail before making a key
     password = read_password("Password for the new key", password_stdin, confirm=True, minimum=MIN_PASSWORD_CHARS)
     key = algorithms.get(algorithm).generate()

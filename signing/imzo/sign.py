@@ -19,26 +19,27 @@ Passwords come from a hidden prompt, or with --password-stdin from the first lin
 """
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import sys
 import unicodedata
 import urllib.parse
-import urllib.request
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import click
 from cryptography import x509
 
 from keystore.folder import KeysFolder
 
-from .. import cms, cmsfile, der, encoding
-from ..report import Indication, SignerReport, ValidationReport
-from ..validate import Validator
+from .. import algorithms, cms, cmsfile, der, encoding, prehash
 from . import main
 from .keys import default_keys_folder, load_certificates, one_line_errors, read_password
+
+if TYPE_CHECKING:
+    from ..report import SignerReport, ValidationReport
 
 TRUST_ENV = "IMZO_TRUST"
 #: Files at least this big get a progress bar while they are hashed (and copied, when attached).
@@ -133,15 +134,23 @@ def sign(file: Path, detached: bool, out: Path | None, force: bool, tsa_url: str
     out = out or file.with_name(file.name + ".p7s")
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; pass --force to overwrite it or -o to choose another name")
-    signer = open_signer(key_name, keys_dir, pfx_file, password_stdin)
     size = file.stat().st_size
-    passes = 1 if detached else 2
-    stamp = _timestamper(tsa_url) if tsa_url else None
-    if size >= PROGRESS_FROM:
-        with click.progressbar(length=size * passes, label=f"signing {file.name}", file=sys.stderr) as bar:
-            written = cms.sign_file(file, signer, out, detached=detached, progress=bar.update, timestamper=stamp)
-    else:
-        written = cms.sign_file(file, signer, out, detached=detached, timestamper=stamp)
+    # the file is hashed on another core while the password is asked and the key decrypted (600,000
+    # PBKDF2 rounds); the guess is the default algorithm's digest, redone here if the key needs another
+    with prehash.PendingDigest(file, algorithms.DEFAULT.digest_name) as pending:
+        signer = open_signer(key_name, keys_dir, pfx_file, password_stdin)
+        passes = 1 if detached else 2
+        stamp = _timestamper(tsa_url) if tsa_url else None
+        with contextlib.ExitStack() as stack:
+            progress = None
+            if size >= PROGRESS_FROM:
+                progress = stack.enter_context(click.progressbar(
+                    length=size * passes, label=f"signing {file.name}", file=sys.stderr)).update
+            digest = None
+            if signer.algorithm.digest_name == pending.digest_name:
+                digest = pending.result(progress)
+            written = cms.sign_file(file, signer, out, detached=detached, progress=progress, timestamper=stamp,
+                                    digest=digest)
     kind = "detached" if detached else "attached"
     click.echo(f"signed {file} ({size} bytes) -> {out} ({kind}, {written} bytes) as {_who(signer)}")
 
@@ -199,6 +208,8 @@ def timestamp(signature: Path, tsa_url: str, out: Path | None) -> None:
 def _http_ocsp(request_der: bytes, url: str | None) -> bytes:
     if not url:
         raise OSError("the certificate names no OCSP responder")
+    import urllib.request
+
     req = urllib.request.Request(url, data=request_der, headers={"Content-Type": "application/ocsp-request"})
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - URL from a certificate we check
         return resp.read(1 << 20)
@@ -249,6 +260,9 @@ def verify(file: Path, signature: Path | None, trust_files: tuple[Path, ...], cr
             raise click.BadParameter(f"{at!r} is not an ISO date/time", param_hint="--at") from None
         if when.tzinfo is None:
             when = when.replace(tzinfo=timezone.utc)
+    from ..report import Indication
+    from ..validate import Validator  # here, not at the top: `imzo sign` need not import the validator
+
     validator = Validator(roots, crls=[_load_crl(p) for p in crl_files], ocsp_fetcher=_http_ocsp if ocsp else None,
                           require_revocation=not no_revocation)
     # both files are streamed: an attached signature or a detached one's document may be huge
@@ -313,7 +327,7 @@ def _write_content(sig: BinaryIO, out: Path) -> int:
     return cms.write_atomically(out, copy, 0o600)
 
 
-def _result(x: ValidationReport | SignerReport) -> str:
+def _result(x: "ValidationReport | SignerReport") -> str:
     return x.indication.value + (f"/{x.sub_indication.value}" if x.sub_indication else "")
 
 
@@ -321,7 +335,7 @@ def _time(when: datetime | None) -> str:
     return "-" if when is None else when.astimezone(timezone.utc).strftime("%Y-%m-%d %H:%M:%SZ")
 
 
-def summary(report: ValidationReport) -> str:
+def summary(report: "ValidationReport") -> str:
     """A few plain lines: the overall result, then who signed, when, and why not if not."""
     kind = "" if report.detached is None else ("detached" if report.detached else "attached")
     lines = [f"{_result(report)}: {report.valid_signatures_count} of {report.signatures_count} signature(s) valid"
@@ -348,7 +362,11 @@ def _printable(text: str) -> str:
 
 
 def _who(signer: cms.Signer) -> str:
-    from ..validate import CertInfo
+    """The signer's common name, else its whole subject (without importing the validator)."""
+    from cryptography.x509.oid import NameOID
 
-    info = CertInfo(signer.certificates_der[0])
-    return info.name or info.subject_str
+    from ..oids import display_name
+
+    subject = signer.certificate.subject
+    names = subject.get_attributes_for_oid(NameOID.COMMON_NAME)
+    return str(names[0].value) if names else display_name(subject)
