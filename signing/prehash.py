@@ -17,6 +17,9 @@ from typing import Callable
 
 from .errors import SigningError
 
+#: The digest started before the key is open: that of the default algorithm (ECDSA P-256), which
+#: nearly every key uses; a key that needs another has the file hashed again.
+DEFAULT_DIGEST = "sha256"
 #: Bytes read per step, as signing.cms reads files.
 CHUNK = 1 << 20
 #: The child reports progress every this many bytes: few enough messages that the pipe never fills

@@ -18,94 +18,26 @@ Errors print one line and exit non-zero.
 """
 from __future__ import annotations
 
-import functools
-import os
-import sys
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from keystore.errors import KeystoreError
 from keystore import pfx
 from keystore.files import atomic_write
 from keystore.folder import MIN_PASSWORD_CHARS, KeysFolder
 
 from .. import algorithms, oids, x509_signing
-from ..errors import SigningError
 from . import main
+from .common import (  # noqa: F401  (re-exported: ca.py and older callers import them from here)
+    KEYS_ENV, default_keys_folder, keys_option, load_certificates, one_line_errors, password_stdin_option,
+    read_password,
+)
 
-KEYS_ENV = "IMZO_KEYS"
 #: PBKDF2 rounds for every PFX these commands write; tests lower it, nothing else should.
 KDF_ROUNDS = pfx.KDF_ROUNDS
-
-
-# ------------------------------------------------------------------- shared CLI helpers
-def default_keys_folder() -> Path:
-    """$IMZO_KEYS, else ~/DSKEYS (E-IMZO's folder name)."""
-    return Path(os.environ.get(KEYS_ENV) or Path.home() / "DSKEYS")
-
-
-def read_password(prompt: str, from_stdin: bool, *, confirm: bool = False, minimum: int = 0) -> bytes:
-    """A password from a hidden prompt, or the next line of stdin; never echoed or logged.
-
-    *minimum* (in characters) is for passwords being chosen now; a password that opens an existing
-    file is whatever that file was given.
-    """
-    if from_stdin:
-        line = sys.stdin.readline()
-        if not line:
-            raise click.ClickException(f"expected {prompt.lower()} on stdin (one per line)")
-        value = line.rstrip("\r\n")
-    else:
-        value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, show_default=False)
-    if not value:
-        raise click.ClickException(f"{prompt} must not be empty")
-    if len(value) < minimum:
-        raise click.ClickException(f"{prompt} must be at least {minimum} characters")
-    try:
-        return value.encode()
-    except UnicodeError:  # undecodable stdin bytes arrive as surrogates; PKCS#12 passwords are UTF-8
-        raise click.ClickException(f"{prompt} is not valid UTF-8 text") from None
-
-
-def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn our library errors (and file errors) into click's one-line `Error: ...` and exit 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (KeystoreError, SigningError) as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-
-    return wrapper
-
-
-def load_certificates(data: bytes, what: str) -> list[x509.Certificate]:
-    """Certificates from PEM (one or more) or a single DER; a clear error if there are none."""
-    try:
-        if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-        else:
-            certs = [x509.load_der_x509_certificate(data)]
-    except ValueError:
-        raise click.ClickException(f"{what} holds no readable certificate (PEM or DER)") from None
-    return certs
-
-
-keys_option = click.option(
-    "--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help=f"keys folder (default ${KEYS_ENV} or ~/DSKEYS)",
-)
-password_stdin_option = click.option(
-    "--password-stdin", is_flag=True, help="read password(s) from stdin, one per line, instead of prompting"
-)
 
 
 def _folder(keys_dir: Path | None) -> KeysFolder:

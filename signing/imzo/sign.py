@@ -30,21 +30,22 @@ from pathlib import Path
 from typing import TYPE_CHECKING, BinaryIO
 
 import click
-from cryptography import x509
 
-from keystore.folder import KeysFolder
-
-from .. import algorithms, cms, cmsfile, der, encoding, prehash
+from .. import prehash
 from . import main
-from .keys import default_keys_folder, load_certificates, one_line_errors, read_password
+from .common import default_keys_folder, load_certificates, one_line_errors, read_password
 
+# cryptography, asn1crypto and the CMS code are imported inside the commands, so that `imzo sign` forks
+# its hashing child before paying for them
 if TYPE_CHECKING:
+    from cryptography import x509
+
+    from .. import cms
     from ..report import SignerReport, ValidationReport
 
 TRUST_ENV = "IMZO_TRUST"
 #: Files at least this big get a progress bar while they are hashed (and copied, when attached).
 PROGRESS_FROM = 16 * 1024 * 1024
-MAX_DOCUMENT_BYTES = der.MAX_BYTES
 
 key_options = [
     click.option("--key", "key_name", help="name of a key in the keys folder (see `imzo keys list`)"),
@@ -62,8 +63,13 @@ def with_key_options(fn):
     return fn
 
 
-def open_signer(key_name: str | None, keys_dir: Path | None, pfx_file: Path | None, password_stdin: bool) -> cms.Signer:
+def open_signer(key_name: str | None, keys_dir: Path | None, pfx_file: Path | None, password_stdin: bool
+                ) -> "cms.Signer":
     """The signer from --key or --pfx, after asking for its password."""
+    from keystore.folder import KeysFolder
+
+    from .. import cms
+
     if (key_name is None) == (pfx_file is None):
         raise click.UsageError("give exactly one of --key NAME or --pfx FILE")
     if pfx_file is not None:
@@ -78,7 +84,11 @@ def open_signer(key_name: str | None, keys_dir: Path | None, pfx_file: Path | No
     return cms.Signer(opened.private_key, opened.certificate, opened.chain)
 
 
-def _read_limited(path: Path, what: str, limit: int = MAX_DOCUMENT_BYTES) -> bytes:
+def _read_limited(path: Path, what: str, limit: int | None = None) -> bytes:
+    """A document or signature read whole, refused over *limit* (default: der.MAX_BYTES, a signature's)."""
+    from .. import der
+
+    limit = der.MAX_BYTES if limit is None else limit
     size = path.stat().st_size
     if size > limit:
         raise click.ClickException(f"{what} {path} is {size} bytes; over the {limit}-byte limit")
@@ -87,10 +97,14 @@ def _read_limited(path: Path, what: str, limit: int = MAX_DOCUMENT_BYTES) -> byt
 
 def _read_signature(path: Path) -> bytes:
     """A signature file as DER, PEM or base64 (decoded by the cms and validate entry points)."""
+    from .. import encoding
+
     return _read_limited(path, "signature", encoding.max_text_bytes())
 
 
 def _write(out: Path, data: bytes) -> None:
+    from .. import cms
+
     cms.write_atomically(out, lambda f: f.write(data))
 
 
@@ -135,9 +149,11 @@ def sign(file: Path, detached: bool, out: Path | None, force: bool, tsa_url: str
     if out.exists() and not force:
         raise click.ClickException(f"{out} exists; pass --force to overwrite it or -o to choose another name")
     size = file.stat().st_size
-    # the file is hashed on another core while the password is asked and the key decrypted (600,000
-    # PBKDF2 rounds); the guess is the default algorithm's digest, redone here if the key needs another
-    with prehash.PendingDigest(file, algorithms.DEFAULT.digest_name) as pending:
+    # the file is hashed on another core while the libraries load, the password is asked and the key
+    # decrypted (600,000 PBKDF2 rounds); a key whose algorithm needs another digest hashes again here
+    with prehash.PendingDigest(file, prehash.DEFAULT_DIGEST) as pending:
+        from .. import cms
+
         signer = open_signer(key_name, keys_dir, pfx_file, password_stdin)
         passes = 1 if detached else 2
         stamp = _timestamper(tsa_url) if tsa_url else None
@@ -165,6 +181,8 @@ def sign(file: Path, detached: bool, out: Path | None, force: bool, tsa_url: str
 def cosign(signature: Path, content: Path | None, out: Path | None, key_name: str | None, keys_dir: Path | None,
            pfx_file: Path | None, password_stdin: bool) -> None:
     """Add your signature to SIGNATURE, over the same document as the signers already in it."""
+    from .. import cms, der
+
     blob = _read_signature(signature)
     doc = _read_limited(content, "document") if content else None
     signer = open_signer(key_name, keys_dir, pfx_file, password_stdin)
@@ -183,6 +201,8 @@ def cosign(signature: Path, content: Path | None, out: Path | None, key_name: st
 @one_line_errors
 def join(signature: Path, other: Path, content: Path | None, out: Path) -> None:
     """Merge two signatures over the same document into OUT."""
+    from .. import cms, der
+
     doc = _read_limited(content, "document") if content else None
     result = cms.join(_read_signature(signature), _read_signature(other), content=doc)
     _write(out, result)
@@ -196,6 +216,8 @@ def join(signature: Path, other: Path, content: Path | None, out: Path) -> None:
 @one_line_errors
 def timestamp(signature: Path, tsa_url: str, out: Path | None) -> None:
     """Add a signature timestamp (CAdES-T) to each signer of SIGNATURE that has none."""
+    from .. import cms
+
     blob = _read_signature(signature)
     stamped, which = cms.add_timestamp(blob, _timestamper(tsa_url))
     if not which:
@@ -215,7 +237,9 @@ def _http_ocsp(request_der: bytes, url: str | None) -> bytes:
         return resp.read(1 << 20)
 
 
-def _load_crl(path: Path) -> x509.CertificateRevocationList:
+def _load_crl(path: Path) -> "x509.CertificateRevocationList":
+    from cryptography import x509
+
     data = path.read_bytes()
     try:
         return x509.load_pem_x509_crl(data) if b"-----BEGIN" in data else x509.load_der_x509_crl(data)
@@ -313,6 +337,8 @@ def _refuse_existing(out: Path | None) -> None:
 
 def _write_content(sig: BinaryIO, out: Path) -> int:
     """Copy the document inside the attached signature *sig* to *out* atomically; mode 0600, as it may be personal."""
+    from .. import cms, cmsfile
+
     _, content = cmsfile.read(sig)
     if content is None:
         raise click.ClickException(f"{getattr(sig, 'name', 'the signature')} is detached: it holds no document")
@@ -361,7 +387,7 @@ def _printable(text: str) -> str:
         ch if not unicodedata.category(ch).startswith("C") else f"\\u{ord(ch):04x}" for ch in text)
 
 
-def _who(signer: cms.Signer) -> str:
+def _who(signer: "cms.Signer") -> str:
     """The signer's common name, else its whole subject (without importing the validator)."""
     from cryptography.x509.oid import NameOID
 
