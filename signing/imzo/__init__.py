@@ -68,7 +68,8 @@ class ImzoGroup(click.Group):
             sys.exit(128 + exc.signum)
         finally:
             for s, handler in before.items():
-                signal.signal(s, handler)
+                if handler is not None:  # None: installed outside Python, nothing we can put back
+                    signal.signal(s, handler)
 
     def make_context(self, *args: Any, **kwargs: Any) -> click.Context:
         try:
