@@ -29,6 +29,10 @@ from .errors import CorruptKeystore, KeyNotFound, KeystoreError
 from .files import atomic_write, locked
 
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,63}")
+#: Fewest characters a person may choose for a new key password (`123` was accepted once). A PFX
+#: file can be stolen and attacked offline; PBKDF2's 600,000 rounds slow each guess, but do not save
+#: a password from a short list. Files made elsewhere and imported may keep their own password.
+MIN_PASSWORD_CHARS = 8
 #: Subject attributes shown in a listing, by dotted OID (keystore does not import signing).
 _PINFL_OID = "1.2.860.3.16.1.2"
 _TIN_OID = "1.2.860.3.16.1.1"

@@ -28,9 +28,10 @@ from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.hazmat.primitives.asymmetric.types import PrivateKeyTypes
 
-from . import algorithms, der, oids
+from . import algorithms, der, encoding, oids
 from .algorithms import Algorithm
 from .errors import SigningError
+from .prehash import file_digest
 
 DATA = oids.DATA
 TST_INFO = oids.TST_INFO
@@ -274,19 +275,6 @@ def sign_stream(
     return sign_digest(h.digest(), signer, signing_time=signing_time)
 
 
-def digest_file(path: str | os.PathLike, digest_name: str, progress: ProgressCallback | None = None) -> bytes:
-    """Hash a file in constant memory, reporting bytes read to *progress*."""
-    h = hashlib.new(digest_name)
-    buf = bytearray(CHUNK)
-    view = memoryview(buf)
-    with open(path, "rb") as f:
-        while n := f.readinto(buf):
-            h.update(view[:n])
-            if progress:
-                progress(n)
-    return h.digest()
-
-
 def sign_file(
     path: str | os.PathLike,
     signer: Signer,
@@ -295,15 +283,23 @@ def sign_file(
     detached: bool = False,
     signing_time: datetime | None = None,
     progress: ProgressCallback | None = None,
+    timestamper: Timestamper | None = None,
+    digest: bytes | None = None,
 ) -> int:
     """Sign a file of any size into *out* in constant memory; return the signature's size in bytes.
 
-    An attached signature reads the file twice (hash, then copy). *out* appears only when complete.
+    An attached signature reads the file twice (hash, then copy; the copy is hashed again and must
+    match). *digest*, when the caller hashed the file already (`signing.prehash`), skips the first
+    pass. With *timestamper* the signer gets a signature timestamp (CAdES-T) before anything is
+    written, so a TSA that fails leaves no file. *out* appears only when complete.
     """
     src = Path(path)
     size = src.stat().st_size
-    digest = digest_file(src, signer.algorithm.digest_name, progress)
+    if digest is None:
+        digest = file_digest(src, signer.algorithm.digest_name, progress)
     info = signer.signer_info(digest, signing_time=signing_time)
+    if timestamper is not None:
+        info = _stamped(der.read_signer_info(info), timestamper, "sha256")
     head, tail = _signed_data_parts(
         content_type_der=_oid(DATA),
         content_length=None if detached else size,
@@ -359,7 +355,8 @@ def write_atomically(out: str | os.PathLike, writer: Callable[[BinaryIO], None],
 
 
 def _parse(blob: bytes, *, max_bytes: int = der.MAX_BYTES) -> der.SignedDataView:
-    return der.read_signed_data(blob, max_bytes=max_bytes)
+    """A signature given as DER, PEM or base64, read strictly."""
+    return der.read_signed_data(encoding.signature_der(blob, max_bytes=max_bytes), max_bytes=max_bytes)
 
 
 def content_of(blob: bytes) -> bytes | None:
@@ -541,16 +538,7 @@ def add_timestamp(
         if i not in wanted or has_signature_timestamp(info):
             out.append(info.der)
             continue
-        digest = hashlib.new(hash_name, info.signature).digest()
-        token = timestamper(digest, hash_name)
-        token_der = getattr(token, "der", token)
-        if not isinstance(token_der, (bytes, bytearray)):
-            raise SigningError("the timestamper returned no token bytes")
-        token_der = bytes(token_der)
-        _check_token_imprint(token_der, digest)
-        attr = der.tlv(0x30, _oid(SIGNATURE_TIMESTAMP) + der.tlv(0x31, token_der))
-        existing = b"".join(a.der for a in info.unsigned_attrs)
-        out.append(der.tlv(0x30, info.der_without_unsigned + der.tlv(0xA1, existing + attr)))
+        out.append(_stamped(info, timestamper, hash_name))
         stamped.append(i)
     if not stamped:
         return blob, []
@@ -564,6 +552,20 @@ def add_timestamp(
         ),
         stamped,
     )
+
+
+def _stamped(info: der.SignerInfoView, timestamper: Timestamper, hash_name: str) -> bytes:
+    """*info* (DER) with a signature timestamp over its signature value added to its unsigned attributes."""
+    digest = hashlib.new(hash_name, info.signature).digest()
+    token = timestamper(digest, hash_name)
+    token_der = getattr(token, "der", token)
+    if not isinstance(token_der, (bytes, bytearray)):
+        raise SigningError("the timestamper returned no token bytes")
+    token_der = bytes(token_der)
+    _check_token_imprint(token_der, digest)
+    attr = der.tlv(0x30, _oid(SIGNATURE_TIMESTAMP) + der.tlv(0x31, token_der))
+    existing = b"".join(a.der for a in info.unsigned_attrs)
+    return der.tlv(0x30, info.der_without_unsigned + der.tlv(0xA1, existing + attr))
 
 
 def _check_token_imprint(token_der: bytes, digest: bytes) -> None:

@@ -421,6 +421,14 @@ class SignedDataView:
             raise MalformedSignature("CMS SignedData has no signers")
 
 
+def read_signer_info(value: bytes) -> SignerInfoView:
+    """A whole-DER SignerInfo on its own (one we just made, before it goes into a SignedData)."""
+    t, s, e = _hdr(value, 0, len(value))
+    if t != 0x30 or e != len(value):
+        raise MalformedSignature("a SignerInfo is not one DER SEQUENCE")
+    return SignerInfoView(value, 0, s, e)
+
+
 def _bad(message: str) -> bool:
     raise MalformedSignature(message)
 

@@ -24,7 +24,7 @@ from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, paddin
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
-from . import algorithms, der, oids, path as paths
+from . import algorithms, cmsfile, der, encoding, oids, path as paths
 from .cms import DATA, SIGNATURE_TIMESTAMP, TST_INFO, tst_info
 from .path import CertInfo, PathResult as _PathResult
 from .report import (
@@ -148,21 +148,28 @@ class Validator:
             del self._status[key]
 
     def validate(
-        self, signature: bytes, content: bytes | BinaryIO | None = None, *, at: datetime | None = None
+        self, signature: bytes | BinaryIO, content: bytes | BinaryIO | None = None, *, at: datetime | None = None
     ) -> ValidationReport:
-        """One report for *signature* (attached, or detached with *content*), as of *at* (default now).
+        """One report for *signature* (DER, PEM or base64; attached, or detached with *content*), as of *at*.
 
         *content* may be an open binary file: a detached signature over a big document is then checked
-        in constant memory (the file is read once per digest algorithm the signers use).
+        in constant memory (the file is read once per digest algorithm the signers use). *signature*
+        may be an open binary file too: an attached one is then checked in constant memory, its
+        document hashed where it lies in the file (`signing.cmsfile`).
         """
         now = at or _now()
         try:
-            sd = der.read_signed_data(signature, max_bytes=self.max_bytes, max_depth=self.max_depth)
+            if hasattr(signature, "readinto"):
+                sd, embedded = cmsfile.read(signature, max_bytes=self.max_bytes, max_depth=self.max_depth)
+            else:
+                blob = encoding.signature_der(signature, max_bytes=self.max_bytes)
+                sd = der.read_signed_data(blob, max_bytes=self.max_bytes, max_depth=self.max_depth)
+                embedded = sd.content
             ctype = sd.content_type
-            attached = sd.content is not None
+            attached = embedded is not None
             if attached and content is None:
-                content = sd.content
-            elif attached and not _same_content(sd.content, content):
+                content = embedded
+            elif attached and not _same_content(embedded, content):
                 # the signers may have signed the document passed, but what this signature carries (and
                 # what other tools show) is something else, signed by no one
                 return ValidationReport.format_failure(
@@ -656,7 +663,9 @@ def _digest(content: bytes | BinaryIO, name: str) -> bytes:
     return h.digest()
 
 
-def _same_content(embedded: bytes, content: bytes | BinaryIO) -> bool:
+def _same_content(embedded: bytes | BinaryIO, content: bytes | BinaryIO) -> bool:
+    if not isinstance(embedded, (bytes, bytearray, memoryview)):  # both in files: compare in constant memory
+        return _size(embedded) == _size(content) and _digest(embedded, "sha256") == _digest(content, "sha256")
     if isinstance(content, (bytes, bytearray, memoryview)):
         return hmac.compare_digest(bytes(content), embedded)
     content.seek(0)

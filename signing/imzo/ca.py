@@ -15,7 +15,8 @@
 
 The CA folder is --ca DIR, else $IMZO_CA, else ./yagona-ca. The CA password is asked with a
 hidden prompt, or read from stdin with --password-stdin (tsa-cert/ocsp-cert: the CA password,
-then the new PFX's password, one per line). Errors print one line and exit non-zero.
+then the new PFX's password, one per line). A new CA password needs at least 12 characters, a new
+PFX's 8. Errors print one line and exit non-zero.
 """
 from __future__ import annotations
 
@@ -34,9 +35,12 @@ from .. import algorithms, oids
 from ..ca import PROFILES, CAError, CertificateAuthority, load_csr, read_issued
 from . import main
 from . import keys as keys_cli
-from .keys import one_line_errors, password_stdin_option, read_password
+from .keys import MIN_PASSWORD_CHARS, one_line_errors, password_stdin_option, read_password
 
 CA_ENV = "IMZO_CA"
+#: Fewest characters of a new CA password: the CA's PFX files sign every certificate, so its password
+#: must outlast an offline guessing attack longer than one citizen's key.
+MIN_CA_PASSWORD_CHARS = 12
 _REASONS = [r.name for r in x509.ReasonFlags if r is not x509.ReasonFlags.remove_from_crl]
 
 
@@ -90,7 +94,7 @@ def init(name: str, algorithm: str, ocsp_url: str | None, crl_url: str | None, c
     folder = _ca_dir(ca_dir)
     if (folder / "ca.json").exists():
         raise CAError(f"{folder} already holds a CA")
-    password = read_password("New CA password", password_stdin, confirm=True)
+    password = read_password("New CA password", password_stdin, confirm=True, minimum=MIN_CA_PASSWORD_CHARS)
     authority = CertificateAuthority.create(
         folder, password, name, algorithm, ocsp_url=ocsp_url, crl_url=crl_url, kdf_rounds=keys_cli.KDF_ROUNDS
     )
@@ -180,7 +184,8 @@ def _service_cert(kind: str, out: Path, name: str | None, ca_dir: Path | None, p
     if out.exists():
         raise click.ClickException(f"{out} exists; pick another file name")
     authority = _open(ca_dir, password_stdin)
-    key_password = read_password(f"Password for the {kind.upper()} key file", password_stdin, confirm=True)
+    key_password = read_password(f"Password for the {kind.upper()} key file", password_stdin, confirm=True,
+                                 minimum=MIN_PASSWORD_CHARS)
     key = algorithms.get(authority.algorithm).generate()
     if kind == "tsa":
         cert = authority.issue_tsa_certificate(key.public_key(), **({"name": name} if name else {}))

@@ -13,93 +13,31 @@
 The folder is --keys DIR, else $IMZO_KEYS, else ~/DSKEYS. Passwords are asked with a hidden
 prompt; with --password-stdin they are read one per line from stdin instead (for `export` and
 `passwd`: the key's password, then the new one; for `import-pfx`: the file's password, then the
-new one). Errors print one line and exit non-zero.
+new one). New passwords need at least 8 characters; an imported PFX may keep its own password.
+Errors print one line and exit non-zero.
 """
 from __future__ import annotations
 
-import functools
-import os
-import sys
 from pathlib import Path
-from typing import Any, Callable
 
 import click
 from cryptography import x509
 from cryptography.hazmat.primitives import serialization
 from cryptography.x509.oid import NameOID
 
-from keystore.errors import KeystoreError
 from keystore import pfx
 from keystore.files import atomic_write
-from keystore.folder import KeysFolder
+from keystore.folder import MIN_PASSWORD_CHARS, KeysFolder
 
 from .. import algorithms, oids, x509_signing
-from ..ca import check_subject
-from ..errors import SigningError
 from . import main
+from .common import (  # noqa: F401  (re-exported: ca.py and older callers import them from here)
+    KEYS_ENV, default_keys_folder, keys_option, load_certificates, one_line_errors, password_stdin_option,
+    read_password,
+)
 
-KEYS_ENV = "IMZO_KEYS"
 #: PBKDF2 rounds for every PFX these commands write; tests lower it, nothing else should.
 KDF_ROUNDS = pfx.KDF_ROUNDS
-
-
-# ------------------------------------------------------------------- shared CLI helpers
-def default_keys_folder() -> Path:
-    """$IMZO_KEYS, else ~/DSKEYS (E-IMZO's folder name)."""
-    return Path(os.environ.get(KEYS_ENV) or Path.home() / "DSKEYS")
-
-
-def read_password(prompt: str, from_stdin: bool, *, confirm: bool = False) -> bytes:
-    """A password from a hidden prompt, or the next line of stdin; never echoed or logged."""
-    if from_stdin:
-        line = sys.stdin.readline()
-        if not line:
-            raise click.ClickException(f"expected {prompt.lower()} on stdin (one per line)")
-        value = line.rstrip("\r\n")
-    else:
-        value = click.prompt(prompt, hide_input=True, confirmation_prompt=confirm, show_default=False)
-    if not value:
-        raise click.ClickException(f"{prompt} must not be empty")
-    try:
-        return value.encode()
-    except UnicodeError:  # undecodable stdin bytes arrive as surrogates; PKCS#12 passwords are UTF-8
-        raise click.ClickException(f"{prompt} is not valid UTF-8 text") from None
-
-
-def one_line_errors(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """Turn our library errors (and file errors) into click's one-line `Error: ...` and exit 1."""
-
-    @functools.wraps(fn)
-    def wrapper(*args: Any, **kwargs: Any) -> Any:
-        try:
-            return fn(*args, **kwargs)
-        except (KeystoreError, SigningError) as exc:
-            raise click.ClickException(str(exc)) from None
-        except OSError as exc:
-            raise click.ClickException(f"{exc.strerror or exc}: {exc.filename or ''}".rstrip(": ")) from None
-
-    return wrapper
-
-
-def load_certificates(data: bytes, what: str) -> list[x509.Certificate]:
-    """Certificates from PEM (one or more) or a single DER; a clear error if there are none."""
-    try:
-        if b"-----BEGIN" in data:
-            certs = x509.load_pem_x509_certificates(data)
-        else:
-            certs = [x509.load_der_x509_certificate(data)]
-    except ValueError:
-        raise click.ClickException(f"{what} holds no readable certificate (PEM or DER)") from None
-    return certs
-
-
-keys_option = click.option(
-    "--keys", "keys_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-    help=f"keys folder (default ${KEYS_ENV} or ~/DSKEYS)",
-)
-password_stdin_option = click.option(
-    "--password-stdin", is_flag=True, help="read password(s) from stdin, one per line, instead of prompting"
-)
 
 
 def _folder(keys_dir: Path | None) -> KeysFolder:
@@ -142,8 +80,10 @@ def new(name: str, cn: str, surname: str, given_name: str, pinfl: str, tin: str 
         subject = x509.Name([x509.NameAttribute(oid, value) for oid, value in attrs])
     except ValueError as exc:
         raise click.ClickException(f"bad subject: {exc}") from None
+    from ..ca import check_subject  # here: the CA module is heavy, and only this command needs it
+
     check_subject(subject, "employee" if (tin or org or title) else "citizen")  # fail before making a key
-    password = read_password("Password for the new key", password_stdin, confirm=True)
+    password = read_password("Password for the new key", password_stdin, confirm=True, minimum=MIN_PASSWORD_CHARS)
     key = algorithms.get(algorithm).generate()
     csr = x509_signing.sign(x509.CertificateSigningRequestBuilder().subject_name(subject), key)
     folder.store(name, key, password, csr=csr)
@@ -166,12 +106,13 @@ def list_keys(keys_dir: Path | None) -> None:
     if not entries:
         click.echo(f"no keys in {folder.path}", err=True)
         return
-    click.echo(f"{'NAME':20} {'STATE':8} {'PINFL':14} {'TIN':9} {'VALID TO':10} {'SERIAL':16} CN")
+    # the whole serial in hex, as `imzo ca list` shows it and `imzo ca revoke` takes it (up to 20 bytes)
+    click.echo(f"{'NAME':20} {'STATE':8} {'PINFL':14} {'TIN':9} {'VALID TO':10} {'SERIAL':40} CN")
     for e in entries:
         cn = e.attribute(NameOID.COMMON_NAME.dotted_string) or ""
         valid_to = f"{e.not_after:%Y-%m-%d}" if e.not_after else "-"
-        serial = f"{e.certificate.serial_number:x}"[:16] if e.certificate else "-"
-        click.echo(f"{e.name:20} {e.state:8} {e.pinfl or '-':14} {e.tin or '-':9} {valid_to:10} {serial:16} {cn}")
+        serial = f"{e.certificate.serial_number:x}" if e.certificate else "-"
+        click.echo(f"{e.name:20} {e.state:8} {e.pinfl or '-':14} {e.tin or '-':9} {valid_to:10} {serial:40} {cn}")
 
 
 @keys.command("import")
@@ -201,6 +142,9 @@ def import_pfx(name: str, pfx_file: Path, keys_dir: Path | None, password_stdin:
     folder = _folder(keys_dir)
     old = read_password("Password of the PFX file", password_stdin)
     new_pw = read_password("Password for the imported key", password_stdin, confirm=True)
+    if new_pw != old and len(new_pw.decode()) < MIN_PASSWORD_CHARS:  # the file's own password may stay
+        raise click.ClickException(f"Password for the imported key must be at least {MIN_PASSWORD_CHARS} "
+                                   "characters (or the PFX file's own password, to keep it)")
     entry = folder.import_pfx(name, pfx_file.read_bytes(), old, new_pw)
     click.echo(f"imported {name} ({entry.state})", err=True)
 
@@ -218,7 +162,7 @@ def export(name: str, out: Path, keys_dir: Path | None, password_stdin: bool) ->
     if out.exists():  # never over another file: it may be another key's only copy
         raise click.ClickException(f"{out} exists; pick another file name")
     password = read_password("Key password", password_stdin)
-    export_password = read_password("Export password", password_stdin, confirm=True)
+    export_password = read_password("Export password", password_stdin, confirm=True, minimum=MIN_PASSWORD_CHARS)
     blob = folder.export(name, password, export_password)
     atomic_write(out, blob)  # a temp file beside OUT, then a rename: never half a PFX
     click.echo(f"exported {name} to {out}", err=True)
@@ -234,6 +178,6 @@ def passwd(name: str, keys_dir: Path | None, password_stdin: bool) -> None:
     folder = _folder(keys_dir)
     folder.entry(name)
     old = read_password("Current password", password_stdin)
-    new_pw = read_password("New password", password_stdin, confirm=True)
+    new_pw = read_password("New password", password_stdin, confirm=True, minimum=MIN_PASSWORD_CHARS)
     folder.change_password(name, old, new_pw)
     click.echo(f"password of {name} changed", err=True)

@@ -102,10 +102,10 @@ def test_hidden_prompt_never_echoes_the_password(run):
 
 def test_tsa_cert_writes_a_pfx_openssl_opens(run, tmp_path):
     run("ca", "init", "--password-stdin", input=CA_PW + "\n")
-    r = run("ca", "tsa-cert", str(tmp_path / "tsa.pfx"), "--password-stdin", input=f"{CA_PW}\ntsa-pw\n")
+    r = run("ca", "tsa-cert", str(tmp_path / "tsa.pfx"), "--password-stdin", input=f"{CA_PW}\ntsa-key-pw\n")
     assert r.exit_code == 0, r.stderr
     out = subprocess.run(["openssl", "pkcs12", "-in", str(tmp_path / "tsa.pfx"), "-nokeys", "-clcerts",
-                          "-passin", "pass:tsa-pw"],
+                          "-passin", "pass:tsa-key-pw"],
                          capture_output=True, text=True)
     assert out.returncode == 0, out.stderr
     cert = x509.load_pem_x509_certificate(out.stdout[out.stdout.index("-----BEGIN"):].encode())
@@ -171,14 +171,14 @@ def test_corrupt_pfx_is_one_line(run, tmp_path):
     run("keys", "new", "ali", *CITIZEN, "--password-stdin", input=KEY_PW + "\n")
     pfx_path = tmp_path / "DSKEYS" / "ali.pfx"
     pfx_path.write_bytes(pfx_path.read_bytes()[:100])
-    r = run("keys", "passwd", "ali", "--password-stdin", input=f"{KEY_PW}\nnew-pw\n")
+    r = run("keys", "passwd", "ali", "--password-stdin", input=f"{KEY_PW}\nnew-key-pw\n")
     assert "damaged or is not a PKCS#12" in _error_line(r)
 
 
 def test_passwd_and_export(run, tmp_path):
     run("keys", "new", "ali", *CITIZEN, "--password-stdin", input=KEY_PW + "\n")
-    assert run("keys", "passwd", "ali", "--password-stdin", input=f"{KEY_PW}\nnew-pw\n").exit_code == 0
-    r = run("keys", "export", "ali", str(tmp_path / "copy.pfx"), "--password-stdin", input="new-pw\nexport-pw\n")
+    assert run("keys", "passwd", "ali", "--password-stdin", input=f"{KEY_PW}\nnew-key-pw\n").exit_code == 0
+    r = run("keys", "export", "ali", str(tmp_path / "copy.pfx"), "--password-stdin", input="new-key-pw\nexport-pw\n")
     assert r.exit_code == 0, r.stderr
     out = subprocess.run(["openssl", "pkcs12", "-in", str(tmp_path / "copy.pfx"), "-info", "-noout",
                           "-passin", "pass:export-pw"],
