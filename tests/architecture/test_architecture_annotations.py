@@ -6,11 +6,13 @@ documentation generators and validators do) and fails with NameError. signing/de
 """
 from __future__ import annotations
 
+import ast
 import importlib
 import inspect
 import pkgutil
 import typing
 from collections.abc import Iterator
+from pathlib import Path
 from types import ModuleType
 
 import pytest
@@ -43,13 +45,27 @@ def _annotated(module: ModuleType) -> Iterator[tuple[str, object]]:
                     yield f"{module.__name__}.{name}.{attr}", func
 
 
+def _type_checking_names(module: ModuleType) -> dict[str, object]:
+    """The names a module imports under `if TYPE_CHECKING:` (kept out of run time to start faster):
+    imported, so they count; the import statements themselves are run here."""
+    names: dict[str, object] = {}
+    for node in ast.walk(ast.parse(Path(module.__file__ or "").read_text())):
+        if isinstance(node, ast.If) and ast.unparse(node.test) in ("TYPE_CHECKING", "typing.TYPE_CHECKING"):
+            block = ast.Module(body=[n for n in node.body if isinstance(n, (ast.Import, ast.ImportFrom))],
+                               type_ignores=[])
+            exec(compile(block, module.__name__, "exec"), {"__name__": module.__name__,  # noqa: S102
+                                                          "__package__": module.__package__}, names)
+    return names
+
+
 @pytest.mark.parametrize("module_name", sorted(_modules()))
 def test_every_annotation_resolves(module_name: str) -> None:
     module = importlib.import_module(module_name)
+    local = _type_checking_names(module)
     broken = []
     for qualname, obj in _annotated(module):
         try:
-            typing.get_type_hints(obj)
+            typing.get_type_hints(obj, localns=local or None)
         except NameError as exc:
             broken.append(f"{qualname}: {exc}")
         except AttributeError:
