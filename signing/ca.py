@@ -8,6 +8,7 @@ Folder layout (every file written atomically, a temp file then os.replace):
     root.pem, issuing.pem   the two certificates, for distribution
     index.json     every certificate the issuing CA signed, its profile and revocation state,
                    and the last CRL number
+    crl.der, root-crl.der   the newest CRL of each CA, published for the CA service to serve
 
 The issuing CA signs citizens' and employees' certificates from a CSR (subject checked against the
 profile: PINFL for everyone, TIN/organisation/title for employees), timestamp-authority
@@ -40,6 +41,9 @@ MAX_ATTRIBUTE_CHARS = 128
 ROOT_DAYS = 20 * 365
 ISSUING_DAYS = 10 * 365
 TSA_DAYS = 5 * 365
+#: Where `crl()` and `root_crl()` publish their newest CRL (DER) for signing/ca_http.py to serve.
+ISSUING_CRL_FILE = "crl.der"
+ROOT_CRL_FILE = "root-crl.der"
 
 
 class CAError(SigningError):
@@ -377,7 +381,7 @@ class CertificateAuthority:
         return read_issued(self.folder)
 
     def crl(self) -> x509.CertificateRevocationList:
-        """A fresh CRL of the issuing CA, with the next CRL number (persisted)."""
+        """A fresh CRL of the issuing CA, with the next CRL number, published as ISSUING_CRL_FILE."""
         with locked(self.folder):
             index = self._read_index()
             index["crl_number"] = int(index.get("crl_number", 0)) + 1
@@ -388,15 +392,17 @@ class CertificateAuthority:
             ]
             result = crl_mod.build_crl(self.issuing_certificate, self._issuing_key, revocations, index["crl_number"])
             self._write_index(index)
+            atomic_write(self.folder / ISSUING_CRL_FILE, result.public_bytes(serialization.Encoding.DER), 0o644)
         return result
 
     def root_crl(self) -> x509.CertificateRevocationList:
-        """A fresh CRL of the root (an ARL): the root signs only the issuing CA, which is not revoked."""
+        """A fresh CRL of the root (an ARL), published as ROOT_CRL_FILE: the root signs only the issuing CA."""
         with locked(self.folder):
             index = self._read_index()
             index["root_crl_number"] = int(index.get("root_crl_number", 0)) + 1
             result = crl_mod.build_crl(self.root_certificate, self._root_key, [], index["root_crl_number"])
             self._write_index(index)
+            atomic_write(self.folder / ROOT_CRL_FILE, result.public_bytes(serialization.Encoding.DER), 0o644)
         return result
 
     def ocsp_respond(self, request_der: bytes) -> bytes:
