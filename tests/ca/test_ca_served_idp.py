@@ -250,3 +250,62 @@ def test_validator_of_the_running_app(idp):
     signature, _cert = _signed_by_new_citizen(idp["ca"])
     with idp["app"].app_context():
         assert ca_service.validator(services()).validate(signature, b"ariza").passed
+
+
+# ----------------------------------------------------------------- `yagona serve` as a process
+def _free_port() -> int:
+    import socket
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def _wait_until_serving(url: str, proc) -> None:
+    """Poll until the server answers (a wait for start-up, not a timing assertion)."""
+    import time
+
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise AssertionError(f"yagona serve exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            urllib.request.urlopen(url, timeout=10)
+            return
+        except OSError:  # refused, reset or timed out while the worker starts
+            time.sleep(0.2)
+    raise AssertionError("yagona serve did not start")
+
+
+def test_yagona_serve_first_start_serves_a_development_ca(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    port = _free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("YAGONA_", "DATABASE_URL", "REDIS_URL"))}
+    env["YAGONA_INSTANCE"] = str(tmp_path / "instance")
+    proc = subprocess.Popen([str(Path(sys.executable).parent / "yagona"), "serve", "--port", str(port), "--workers", "1",
+                             "--no-demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
+    try:
+        base = f"http://127.0.0.1:{port}"
+        _wait_until_serving(f"{base}/ca/crl", proc)
+        settings = Settings(instance_path=tmp_path / "instance", database_url="sqlite://", issuer=base, secret_key=b"")
+        ca = _dev_ca(settings)
+        (tmp_path / "root.pem").write_bytes(pem(ca.root_certificate))
+        (tmp_path / "issuing.pem").write_bytes(pem(ca.issuing_certificate))
+        good, bad = ca.issue(make_csr()[1]), ca.issue(make_csr()[1])
+        ca.revoke(bad.serial_number, x509.ReasonFlags.affiliation_changed)
+        assert _aia_ocsp(good) == f"{base}/ca/ocsp"
+        out = ocsp_ask(tmp_path / "issuing.pem", tmp_path / "root.pem", _aia_ocsp(good), tmp_path, good, bad)
+        assert out.returncode == 0 and b"Response verify OK" in out.stderr, out.stderr
+        assert statuses(out.stdout) == [b"good", b"revoked"], out.stdout
+        (tmp_path / "doc.txt").write_bytes(b"hujjat")
+        _query, reply = ts_query_curl(tmp_path / "doc.txt", f"{base}/ca/tsa", tmp_path)
+        verified = openssl("ts", "-verify", "-data", str(tmp_path / "doc.txt"), "-in", str(reply),
+                           "-CAfile", str(tmp_path / "root.pem"), "-untrusted", str(tmp_path / "issuing.pem"))
+        assert b"Verification: OK" in verified.stdout, verified.stdout + verified.stderr
+        mode = (tmp_path / "instance" / ca_service.DEV_PASSWORD_FILE).stat().st_mode & 0o777
+        assert mode == 0o600
+    finally:
+        proc.terminate()
+        proc.wait(timeout=30)
