@@ -13,7 +13,7 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
 from typing import Callable, Literal, Sequence
 
-from asn1crypto import core, keys as a_keys, ocsp as a_ocsp, x509 as a_x509
+from asn1crypto import algos, core, keys as a_keys, ocsp as a_ocsp, x509 as a_x509
 from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
@@ -133,7 +133,7 @@ def respond(
         alg = algorithms.for_key(responder.signer_key)
         basic: dict = {
             "tbs_response_data": tbs,
-            "signature_algorithm": a_ocsp.SignedDigestAlgorithm.load(
+            "signature_algorithm": algos.SignedDigestAlgorithm.load(
                 der_mod.tlv(0x30, core.ObjectIdentifier(alg.signature_oid).dump() + (alg.signature_parameters or b""))
             ),
             "signature": alg.sign(responder.signer_key, tbs.dump()),
