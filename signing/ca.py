@@ -436,20 +436,43 @@ class CertificateAuthority:
 
 def status_from_index(folder: Path, serial: int) -> ocsp_mod.CertificateStatus:
     """good / revoked / unknown for *serial*, read from the CA folder's index (no password needed)."""
-    path = Path(folder) / "index.json"
-    try:
-        entry = json.loads(path.read_text())["certificates"].get(format(serial, "x"))
-    except FileNotFoundError:
-        raise CAError(f"no CA index at {path}; run `imzo ca init` first") from None
-    except (ValueError, KeyError):
-        raise CAError(f"{path} is damaged; restore it from a backup") from None
+    entry = _index_statuses(Path(folder) / "index.json").get(format(serial, "x"))
     if entry is None:
         return ocsp_mod.CertificateStatus("unknown")
-    if entry["revoked_at"] is None:
+    revoked_at, reason = entry
+    if revoked_at is None:
         return ocsp_mod.CertificateStatus("good")
-    return ocsp_mod.CertificateStatus(
-        "revoked", datetime.fromisoformat(entry["revoked_at"]), x509.ReasonFlags(entry["reason"])
-    )
+    return ocsp_mod.CertificateStatus("revoked", datetime.fromisoformat(revoked_at), x509.ReasonFlags(reason))
+
+
+#: path -> (the file's identity when read, serial hex -> (revoked_at, reason)). The index holds every
+#: certificate's PEM, so parsing it per OCSP question made each answer cost the whole CA's size.
+_STATUS_CACHE: dict[Path, tuple[tuple[int, int, int], dict[str, tuple[str | None, str | None]]]] = {}
+
+
+def _index_statuses(path: Path) -> dict[str, tuple[str | None, str | None]]:
+    """The revocation state of every serial in *path*, re-read whenever the file was replaced.
+
+    Every write is an atomic replace (new inode and mtime), so a revocation is seen on the next
+    question, by every process reading the folder.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CAError(f"no CA index at {path}; run `imzo ca init` first") from None
+    identity = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _STATUS_CACHE.get(path)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    try:
+        certificates = json.loads(path.read_text())["certificates"]
+        statuses = {s: (e["revoked_at"], e["reason"]) for s, e in certificates.items()}
+    except FileNotFoundError:
+        raise CAError(f"no CA index at {path}; run `imzo ca init` first") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise CAError(f"{path} is damaged; restore it from a backup") from None
+    _STATUS_CACHE[path] = (identity, statuses)
+    return statuses
 
 
 class DelegatedOCSPResponder:
