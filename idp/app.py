@@ -90,6 +90,9 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
 
     for bp in (discovery.bp, authorize.bp, token.bp, userinfo.bp, revocation.bp, logout.bp, account.bp):
         app.register_blueprint(bp)
+    from .endpoints import ca as ca_endpoints  # the CA's CRLs, OCSP and TSA under /ca
+
+    ca_endpoints.init_app(app, settings, csrf)
     for view in ("token.token", "userinfo.userinfo", "revocation.revoke", "revocation.introspect",
                  "authorize.authorize", "logout.logout"):
         csrf.exempt(app.view_functions[view])

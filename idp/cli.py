@@ -74,7 +74,10 @@ def serve(host: str, port: int, workers: int | None, threads: int, demo: bool | 
     settings = settings.with_(demo=demo)
     db = _db(settings)
     from .app import create_app
+    from .ca_service import embedded, ensure_development_ca
 
+    if embedded(settings):
+        ensure_development_ca(settings)  # the laptop run: a CA in the instance, served under /ca
     create_app(settings)  # generates keys on first start, before workers fork
     if demo:
         from .demo import ensure_demo_client
@@ -294,6 +297,10 @@ def keys_list(as_json: bool) -> None:
     for r in rows:
         click.echo(f"{r['kid']}  {r['alg']}  {r['state']}  created {r['created_at']}")
 
+
+from .ca_cli import ca as _ca_group  # noqa: E402 - `yagona ca ...` lives in its own module
+
+main.add_command(_ca_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()

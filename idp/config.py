@@ -19,6 +19,8 @@ class Settings:
     issuer: str
     secret_key: bytes
     redis_url: str | None = None
+    #: the CA folder whose CRLs, OCSP and TSA are served under /ca (YAGONA_CA_DIR; None: instance/ca)
+    ca_dir: Path | None = None
     #: lifetimes, in seconds
     code_ttl: int = 60
     access_token_ttl: int = 600
@@ -86,6 +88,7 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, **overrides: object
         issuer=issuer.rstrip("/"),
         secret_key=_instance_secret(instance),
         redis_url=os.environ.get("REDIS_URL") or None,
+        ca_dir=Path(os.environ["YAGONA_CA_DIR"]).resolve() if os.environ.get("YAGONA_CA_DIR") else None,
         demo=os.environ.get("YAGONA_DEMO", "") == "1",
     )
     return settings.with_(**overrides) if overrides else settings

@@ -58,6 +58,12 @@ def _generate(alg: str):
     raise ValueError(f"unsupported signing algorithm {alg!r}; choose one of {', '.join(SUPPORTED_ALGS)}")
 
 
+def derived_password(secret: bytes, purpose: bytes) -> bytes:
+    """The PKCS#12 password for keys the service keeps for *purpose*: HKDF-SHA256 of the master secret,
+    so every worker with the same secret opens them and nothing else can."""
+    return HKDF(hashes.SHA256(), 32, salt=None, info=purpose).derive(secret).hex().encode()
+
+
 def public_jwk(public_key, alg: str) -> dict[str, Any]:
     """The public JWK with `kid` set to its RFC 7638 thumbprint."""
     algo = ECAlgorithm if alg.startswith("ES") else RSAAlgorithm
@@ -74,8 +80,7 @@ class KeyRing:
     def __init__(self, db: Database, secret: bytes, retire_grace: int) -> None:
         self.db = db
         self.retire_grace = retire_grace
-        kdf = HKDF(hashes.SHA256(), 32, salt=None, info=b"yagona token-signing keys")
-        self._password = kdf.derive(secret).hex().encode()
+        self._password = derived_password(secret, b"yagona token-signing keys")
         self._lock = threading.Lock()
         self._keys: dict[str, LoadedKey] = {}
         self._loaded_at = 0.0

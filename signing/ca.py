@@ -8,6 +8,7 @@ Folder layout (every file written atomically, a temp file then os.replace):
     root.pem, issuing.pem   the two certificates, for distribution
     index.json     every certificate the issuing CA signed, its profile and revocation state,
                    and the last CRL number
+    crl.der, root-crl.der   the newest CRL of each CA, published for the CA service to serve
 
 The issuing CA signs citizens' and employees' certificates from a CSR (subject checked against the
 profile: PINFL for everyone, TIN/organisation/title for employees), timestamp-authority
@@ -41,6 +42,9 @@ MAX_ATTRIBUTE_CHARS = 128
 ROOT_DAYS = 20 * 365
 ISSUING_DAYS = 10 * 365
 TSA_DAYS = 5 * 365
+#: Where `crl()` and `root_crl()` publish their newest CRL (DER) for signing/ca_http.py to serve.
+ISSUING_CRL_FILE = "crl.der"
+ROOT_CRL_FILE = "root-crl.der"
 
 
 class CAError(SigningError):
@@ -383,7 +387,7 @@ class CertificateAuthority:
         return read_issued(self.folder)
 
     def crl(self) -> x509.CertificateRevocationList:
-        """A fresh CRL of the issuing CA, with the next CRL number (persisted)."""
+        """A fresh CRL of the issuing CA, with the next CRL number, published as ISSUING_CRL_FILE."""
         with locked(self.folder):
             index = self._read_index()
             index["crl_number"] = int(index.get("crl_number", 0)) + 1
@@ -394,15 +398,17 @@ class CertificateAuthority:
             ]
             result = crl_mod.build_crl(self.issuing_certificate, self._issuing_key, revocations, index["crl_number"])
             self._write_index(index)
+            atomic_write(self.folder / ISSUING_CRL_FILE, result.public_bytes(serialization.Encoding.DER), 0o644)
         return result
 
     def root_crl(self) -> x509.CertificateRevocationList:
-        """A fresh CRL of the root (an ARL): the root signs only the issuing CA, which is not revoked."""
+        """A fresh CRL of the root (an ARL), published as ROOT_CRL_FILE: the root signs only the issuing CA."""
         with locked(self.folder):
             index = self._read_index()
             index["root_crl_number"] = int(index.get("root_crl_number", 0)) + 1
             result = crl_mod.build_crl(self.root_certificate, self._root_key, [], index["root_crl_number"])
             self._write_index(index)
+            atomic_write(self.folder / ROOT_CRL_FILE, result.public_bytes(serialization.Encoding.DER), 0o644)
         return result
 
     def ocsp_respond(self, request_der: bytes) -> bytes:
@@ -437,20 +443,43 @@ class CertificateAuthority:
 
 def status_from_index(folder: Path, serial: int) -> ocsp_mod.CertificateStatus:
     """good / revoked / unknown for *serial*, read from the CA folder's index (no password needed)."""
-    path = Path(folder) / "index.json"
-    try:
-        entry = json.loads(path.read_text())["certificates"].get(format(serial, "x"))
-    except FileNotFoundError:
-        raise CAError(f"no CA index at {path}; run `imzo ca init` first") from None
-    except (ValueError, KeyError):
-        raise CAError(f"{path} is damaged; restore it from a backup") from None
+    entry = _index_statuses(Path(folder) / "index.json").get(format(serial, "x"))
     if entry is None:
         return ocsp_mod.CertificateStatus("unknown")
-    if entry["revoked_at"] is None:
+    revoked_at, reason = entry
+    if revoked_at is None:
         return ocsp_mod.CertificateStatus("good")
-    return ocsp_mod.CertificateStatus(
-        "revoked", datetime.fromisoformat(entry["revoked_at"]), x509.ReasonFlags(entry["reason"])
-    )
+    return ocsp_mod.CertificateStatus("revoked", datetime.fromisoformat(revoked_at), x509.ReasonFlags(reason))
+
+
+#: path -> (the file's identity when read, serial hex -> (revoked_at, reason)). The index holds every
+#: certificate's PEM, so parsing it per OCSP question made each answer cost the whole CA's size.
+_STATUS_CACHE: dict[Path, tuple[tuple[int, int, int], dict[str, tuple[str | None, str | None]]]] = {}
+
+
+def _index_statuses(path: Path) -> dict[str, tuple[str | None, str | None]]:
+    """The revocation state of every serial in *path*, re-read whenever the file was replaced.
+
+    Every write is an atomic replace (new inode and mtime), so a revocation is seen on the next
+    question, by every process reading the folder.
+    """
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        raise CAError(f"no CA index at {path}; run `imzo ca init` first") from None
+    identity = (st.st_ino, st.st_mtime_ns, st.st_size)
+    cached = _STATUS_CACHE.get(path)
+    if cached is not None and cached[0] == identity:
+        return cached[1]
+    try:
+        certificates = json.loads(path.read_text())["certificates"]
+        statuses = {s: (e["revoked_at"], e["reason"]) for s, e in certificates.items()}
+    except FileNotFoundError:
+        raise CAError(f"no CA index at {path}; run `imzo ca init` first") from None
+    except (ValueError, KeyError, TypeError, AttributeError):
+        raise CAError(f"{path} is damaged; restore it from a backup") from None
+    _STATUS_CACHE[path] = (identity, statuses)
+    return statuses
 
 
 class DelegatedOCSPResponder:

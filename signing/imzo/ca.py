@@ -7,11 +7,16 @@
         (give that file to `imzo keys import`); the serial goes to stderr
     imzo ca revoke SERIAL [--reason key_compromise]   SERIAL in hex, as `imzo ca list` shows it
     imzo ca list                        every issued certificate and its status (no password)
-    imzo ca crl [--out FILE] [--der] [--root]   a fresh CRL of the issuing CA (--root: the root's)
+    imzo ca crl [--out FILE] [--der] [--root]   a fresh CRL of the issuing CA (--root: the root's),
+                                        also published in the CA folder for `imzo ca serve`
     imzo ca root [--der]                the root certificate (no password)
     imzo ca tsa-cert OUT.pfx [--name]   a timestamp-authority key + certificate (EKU timeStamping)
     imzo ca ocsp-cert OUT.pfx [--name]  a delegated OCSP responder key + certificate
     imzo ca ocsp-respond < req.der > resp.der   answer one DER OCSP request (for scripts and tests)
+    imzo ca serve [--host 127.0.0.1] [--port 8080] [--ocsp-key OCSP.pfx] [--tsa-key TSA.pfx]
+        serve /ca/crl, /ca/root-crl, /ca/ocsp and /ca/tsa over HTTP (signing/ca_http.py) without
+        the CA password: the published CRLs, OCSP signed by the delegated responder key, timestamps
+        by the TSA key (each key file's password asked in that order)
 
 The CA folder is --ca DIR, else $IMZO_CA, else ./yagona-ca. The CA password is asked with a
 hidden prompt, or read from stdin with --password-stdin (tsa-cert/ocsp-cert: the CA password,
@@ -32,7 +37,7 @@ from keystore import pfx
 from keystore.files import atomic_write
 
 from .. import algorithms, oids
-from ..ca import PROFILES, CAError, CertificateAuthority, load_csr, read_issued
+from ..ca import PROFILES, CAError, CertificateAuthority, DelegatedOCSPResponder, load_csr, read_issued
 from . import main
 from . import keys as keys_cli
 from .keys import MIN_PASSWORD_CHARS, one_line_errors, password_stdin_option, read_password
@@ -234,3 +239,40 @@ def ocsp_respond(in_file: Path | None, out: Path | None, ca_dir: Path | None, pa
     authority = _open(ca_dir, password_stdin)
     request = in_file.read_bytes() if in_file else sys.stdin.buffer.read(1 << 20)
     _write(out, authority.ocsp_respond(request), binary=True)
+
+
+@ca.command()
+@click.option("--host", default="127.0.0.1", show_default=True)
+@click.option("--port", default=8080, show_default=True, type=click.IntRange(0, 65535), help="0: any free port")
+@click.option("--ocsp-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the delegated responder PFX `imzo ca ocsp-cert` wrote (else no OCSP)")
+@click.option("--tsa-key", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="the timestamp-authority PFX `imzo ca tsa-cert` wrote (else no TSA)")
+@ca_option
+@password_stdin_option
+@one_line_errors
+def serve(host: str, port: int, ocsp_key: Path | None, tsa_key: Path | None, ca_dir: Path | None,
+          password_stdin: bool) -> None:
+    """Serve the CA's CRLs, OCSP and TSA over HTTP until interrupted (no CA password needed)."""
+    from ..ca_http import PREFIX, CAServices, make_server
+    from ..tsa import TimestampAuthority
+
+    folder = _ca_dir(ca_dir)
+    if not (folder / "ca.json").is_file():
+        raise CAError(f"no CA in {folder}; run `imzo ca init` first (or pass --ca DIR)")
+    responder = authority = None
+    if ocsp_key is not None:
+        password = read_password(f"Password for {ocsp_key.name}", password_stdin)
+        responder = DelegatedOCSPResponder.from_pfx(folder, ocsp_key.read_bytes(), password)
+    if tsa_key is not None:
+        authority = TimestampAuthority.from_pfx(tsa_key.read_bytes(), read_password(f"Password for {tsa_key.name}", password_stdin))
+    server = make_server(CAServices(folder, ocsp=responder, tsa=authority), host, port)
+    paths = ["crl", "root-crl"] + (["ocsp"] if responder else []) + (["tsa"] if authority else [])
+    base = f"http://{host}:{server.server_port}{PREFIX}"
+    click.echo(f"serving {', '.join(f'{base}/{p}' for p in paths)}", err=True)
+    try:
+        server.serve_forever(poll_interval=0.2)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        server.server_close()

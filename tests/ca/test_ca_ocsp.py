@@ -147,3 +147,98 @@ def test_delegated_responder_refuses_a_certificate_without_ocsp_signing(ca, tmp_
     other = CertificateAuthority.create(tmp_path / "other", PASSWORD, kdf_rounds=FAST_KDF)
     with pytest.raises(CAError, match="not an OCSP-signing certificate from this CA"):
         DelegatedOCSPResponder(tmp_path / "ca", key, other.issue_ocsp_certificate(key.public_key()))
+
+
+# ----------------------------------------------------------------- several certificates in one request
+def _ask_many(ca_files, tmp_path, url: str, *certs: x509.Certificate) -> bytes:
+    args = ["ocsp", "-issuer", str(ca_files["issuing"])]
+    for c in certs:
+        leaf = tmp_path / f"{c.serial_number:x}.pem"
+        leaf.write_bytes(pem(c))
+        args += ["-cert", str(leaf)]
+    out = openssl(*args, "-url", url, "-CAfile", str(ca_files["root"]), "-verify_other", str(ca_files["issuing"]),
+                  "-timeout", "10")
+    assert out.returncode == 0, out.stderr
+    assert b"Response verify OK" in out.stderr, out.stderr
+    return out.stdout
+
+
+def _status_lines(answer: bytes, *certs: x509.Certificate) -> list[bytes]:
+    """openssl prints one 'FILE: status' line per -cert, in order."""
+    lines = [ln for ln in answer.splitlines() if b".pem: " in ln]
+    assert len(lines) == len(certs), answer
+    return [ln.split(b": ", 1)[1] for ln in lines]
+
+
+def test_openssl_ocsp_with_two_certs_gets_an_answer_for_each(ca, ca_files, tmp_path, serve):
+    url = serve(ca.ocsp_respond, "application/ocsp-response")
+    good, bad = ca.issue(make_csr()[1]), ca.issue(make_csr()[1])
+    ca.revoke(bad.serial_number, x509.ReasonFlags.key_compromise)
+    answer = _ask_many(ca_files, tmp_path, url, good, bad)
+    assert _status_lines(answer, good, bad) == [b"good", b"revoked"], answer
+    assert b"keyCompromise" in answer
+
+
+def test_delegated_responder_answers_each_of_several_certs(ca, ca_files, tmp_path, serve):
+    key = algorithms.DEFAULT.generate()
+    blob = pfx.encrypt_key(key, b"ocsp-pw", ca.issue_ocsp_certificate(key.public_key()), kdf_rounds=FAST_KDF)
+    responder = DelegatedOCSPResponder.from_pfx(tmp_path / "ca", blob, b"ocsp-pw")
+    url = serve(responder.respond, "application/ocsp-response")
+    certs = [ca.issue(make_csr()[1]) for _ in range(3)]
+    ca.revoke(certs[1].serial_number, x509.ReasonFlags.superseded)
+    assert _status_lines(_ask_many(ca_files, tmp_path, url, *certs), *certs) == [b"good", b"revoked", b"good"]
+
+
+def _openssl_request(ca_files, tmp_path, certs, *extra: str) -> bytes:
+    args = ["ocsp", "-issuer", str(ca_files["issuing"])]
+    for c in certs:
+        leaf = tmp_path / f"q{c.serial_number:x}.pem"
+        leaf.write_bytes(pem(c))
+        args += ["-cert", str(leaf)]
+    out = openssl(*args, *extra, "-reqout", str(tmp_path / "req.der"))
+    assert out.returncode == 0, out.stderr
+    return (tmp_path / "req.der").read_bytes()
+
+
+def test_several_certs_each_keep_their_own_cert_id_and_the_nonce_is_echoed(ca, ca_files, tmp_path):
+    certs = [ca.issue(make_csr()[1]) for _ in range(2)]
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(_openssl_request(ca_files, tmp_path, certs)))
+    assert resp.response_status is ocsp.OCSPResponseStatus.SUCCESSFUL
+    assert [r.serial_number for r in resp.responses] == [c.serial_number for c in certs]
+    assert all(r.certificate_status is ocsp.OCSPCertStatus.GOOD for r in resp.responses)
+    assert resp.extensions.get_extension_for_class(x509.OCSPNonce)  # openssl sends a nonce by default
+    issuer_key = ca.issuing_certificate.public_key()
+    algorithms.for_key(issuer_key).verify(issuer_key, resp.signature, resp.tbs_response_bytes)
+
+
+def test_a_stranger_among_our_certs_is_unknown_and_a_request_of_only_strangers_unauthorized(ca, ca_files, tmp_path):
+    other = CertificateAuthority.create(tmp_path / "other", PASSWORD, kdf_rounds=FAST_KDF)
+    stranger = other.issue(make_csr()[1])
+    ours = ca.issue(make_csr()[1])
+    (tmp_path / "other-issuing.pem").write_bytes(pem(other.issuing_certificate))
+    out = openssl("ocsp", "-issuer", str(ca_files["issuing"]), "-cert", str(_write(tmp_path, ours)),
+                  "-issuer", str(tmp_path / "other-issuing.pem"), "-cert", str(_write(tmp_path, stranger)),
+                  "-reqout", str(tmp_path / "mixed.der"))
+    assert out.returncode == 0, out.stderr
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond((tmp_path / "mixed.der").read_bytes()))
+    assert [r.certificate_status for r in resp.responses] == [ocsp.OCSPCertStatus.GOOD, ocsp.OCSPCertStatus.UNKNOWN]
+    only = _request(stranger, other.issuing_certificate)
+    assert ocsp.load_der_ocsp_response(ca.ocsp_respond(only)).response_status is ocsp.OCSPResponseStatus.UNAUTHORIZED
+
+
+def _write(tmp_path, cert) -> object:
+    path = tmp_path / f"w{cert.serial_number:x}.pem"
+    path.write_bytes(pem(cert))
+    return path
+
+
+def test_too_many_certs_in_one_request_is_malformed(ca, ca_files, tmp_path):
+    from signing.ocsp import MAX_CERTS_PER_REQUEST
+
+    cert = ca.issue(make_csr()[1])
+    req = _openssl_request(ca_files, tmp_path, [cert] * (MAX_CERTS_PER_REQUEST + 1), "-no_nonce")
+    resp = ocsp.load_der_ocsp_response(ca.ocsp_respond(req))
+    assert resp.response_status is ocsp.OCSPResponseStatus.MALFORMED_REQUEST
+    at_limit = _openssl_request(ca_files, tmp_path, [cert] * MAX_CERTS_PER_REQUEST, "-no_nonce")
+    answered = ocsp.load_der_ocsp_response(ca.ocsp_respond(at_limit))
+    assert len(list(answered.responses)) == MAX_CERTS_PER_REQUEST
