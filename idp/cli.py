@@ -3,13 +3,15 @@
 A stable contract operators and tools script against:
 
     yagona serve --host H --port P          # instance folder: $YAGONA_INSTANCE (./instance)
+    yagona init                             # make the instance folder without serving
     yagona db upgrade
     yagona users add LOGIN --phone PHONE    # password on stdin
     yagona clients add NAME --redirect-uri URI [--redirect-uri URI ...] [--json]
     yagona clients list [--json] | yagona clients remove CLIENT_ID
     yagona keys rotate [--alg ES256|RS256] | yagona keys list [--json]
 
-Errors print one line and exit non-zero; nothing is half-written.
+Only `serve` and `init` create an instance; every other command needs an existing one (or
+DATABASE_URL and YAGONA_SECRET_KEY). Errors print one line and exit non-zero; nothing is half-written.
 """
 from __future__ import annotations
 
@@ -22,12 +24,16 @@ import sys
 import click
 from sqlalchemy import select
 
-from .config import Settings, load_settings
+from .config import ConfigError, Settings, load_settings
 from .db import Database
 
 
-def _settings(host: str = "127.0.0.1", port: int = 8000) -> Settings:
-    return load_settings(host=host, port=port)
+def _settings(host: str = "127.0.0.1", port: int = 8000, *, create: bool = False) -> Settings:
+    """The settings; only `serve` and `init` may create a missing instance (create=True)."""
+    try:
+        return load_settings(host=host, port=port, create=create)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _db(settings: Settings) -> Database:
@@ -67,7 +73,7 @@ def main() -> None:
               help="register a demo portal client and serve /demo [default: on with the embedded SQLite store]")
 def serve(host: str, port: int, workers: int | None, threads: int, demo: bool | None) -> None:
     """Run the identity provider (gunicorn, the same app factory as any WSGI server)."""
-    settings = _settings(host, port)
+    settings = _settings(host, port, create=True)
     if demo is None:
         demo = settings.database_url.startswith("sqlite")
     settings = settings.with_(demo=demo)
@@ -116,6 +122,17 @@ def _run_gunicorn(settings: Settings, host: str, port: int, workers: int, thread
             return create_app(settings)
 
     Server().run()
+
+
+# -- init --------------------------------------------------------------------------------------
+@main.command()
+def init() -> None:
+    """Make the instance (secret, database, signing keys) here or in $YAGONA_INSTANCE; keep an existing one."""
+    from .keys import KeyRing
+
+    settings = _settings(create=True)
+    KeyRing(_db(settings), settings.secret_key, settings.key_retire_grace).ensure()
+    click.echo(f"Yagona instance {settings.instance_path} is ready — database {_redact(settings.database_url)}")
 
 
 # -- db ----------------------------------------------------------------------------------------
