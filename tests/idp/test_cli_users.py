@@ -134,6 +134,8 @@ def test_a_shared_phone_names_no_one(run, citizen):
 def test_block_ends_sessions_and_portal_grants_and_unblock_lets_in_again(run, citizen, svc, browser, portal):
     refresh = _portal_session(browser, portal, citizen)
     assert _logged_in(browser)
+    _refused(run("users", "block", citizen.login, "--reason", "x" * 201), "at most 200")
+    assert _state(svc, citizen.public_id) == "active" and _logged_in(browser)  # the refusal changed nothing
     out = run("users", "block", citizen.public_id, "--reason", "stolen phone reported", "--json")
     assert out.returncode == 0, out.stderr
     result = json.loads(out.stdout)
