@@ -157,7 +157,7 @@ def list_people(s: Session, *, operator: str, state: str | None = None, limit: i
 # -- changing -----------------------------------------------------------------------------------
 def block(s: Session, ref: str, *, operator: str, reason: str | None = None) -> dict[str, Any]:
     """Stop a person from logging in anywhere, at once: the state, their sessions and portal grants."""
-    person = _open_person(s, ref)
+    person = _open_person(s, ref, reason)
     if person.state == PersonState.BLOCKED:
         raise OperatorError(f"{_name(person)} is already blocked")
     previous, person.state = person.state, PersonState.BLOCKED
@@ -169,7 +169,7 @@ def block(s: Session, ref: str, *, operator: str, reason: str | None = None) -> 
 
 def unblock(s: Session, ref: str, *, operator: str, reason: str | None = None) -> dict[str, Any]:
     """Let a blocked person log in again."""
-    person = _open_person(s, ref)
+    person = _open_person(s, ref, reason)
     if person.state != PersonState.BLOCKED:
         raise OperatorError(f"{_name(person)} is not blocked (state {person.state})")
     person.state = PersonState.ACTIVE
@@ -179,7 +179,7 @@ def unblock(s: Session, ref: str, *, operator: str, reason: str | None = None) -
 
 def unlock(s: Session, ref: str, *, operator: str, reason: str | None = None) -> dict[str, Any]:
     """End a password lockout now (the citizen proved who they are at the centre)."""
-    person = _open_person(s, ref)
+    person = _open_person(s, ref, reason)
     was_locked = clear_lockout(s, person)
     audit(s, "operator.unlocked", person_id=person.id, detail=_detail(operator, reason, was_locked=was_locked))
     return _result(person, was_locked=was_locked)
@@ -189,7 +189,7 @@ def set_password(s: Session, ref: str, new_password: str, passwords: Passwords, 
                  reason: str | None = None) -> dict[str, Any]:
     """Give a person a new password under the same rules as registration. Whoever knew the old one
     is logged out everywhere: every session ends and every portal grant is revoked."""
-    person = _open_person(s, ref)
+    person = _open_person(s, ref, reason)
     cred = _password_credential(s, person)
     if cred is None:
         raise OperatorError(f"{_name(person)} has no password login")
@@ -206,6 +206,7 @@ def set_password(s: Session, ref: str, new_password: str, passwords: Passwords, 
 
 def close(s: Session, ref: str, *, operator: str, reason: str | None = None) -> dict[str, Any]:
     """Close an account for good: no state leads back from closed, and the login stays taken."""
+    _check_reason(reason)
     person = find_person(s, ref)
     if person.state == PersonState.CLOSED:
         raise OperatorError(f"{_name(person)} is already closed")
@@ -217,8 +218,9 @@ def close(s: Session, ref: str, *, operator: str, reason: str | None = None) -> 
 
 
 # -- helpers --------------------------------------------------------------------------------------
-def _open_person(s: Session, ref: str) -> Person:
+def _open_person(s: Session, ref: str, reason: str | None) -> Person:
     """The person *ref* names, refused when closed: closing is final."""
+    _check_reason(reason)
     person = find_person(s, ref)
     if person.state == PersonState.CLOSED:
         raise OperatorError(f"{_name(person)} is closed; a closed account cannot be changed")
@@ -233,9 +235,13 @@ def _name(person: Person) -> str:
     return f"sub {person.public_id}"
 
 
-def _detail(operator: str, reason: str | None, **facts: object) -> dict[str, Any]:
+def _check_reason(reason: str | None) -> None:
+    """Refuse an over-long reason before anything changes (or is logged)."""
     if reason is not None and len(reason) > MAX_REASON:
         raise OperatorError(f"the reason is at most {MAX_REASON} characters")
+
+
+def _detail(operator: str, reason: str | None, **facts: object) -> dict[str, Any]:
     return {"operator": operator, **({"reason": reason} if reason else {}), **facts}
 
 
