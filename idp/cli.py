@@ -3,13 +3,18 @@
 A stable contract operators and tools script against:
 
     yagona serve --host H --port P          # instance folder: $YAGONA_INSTANCE (./instance)
+    yagona init                             # make the instance folder without serving
     yagona db upgrade
     yagona users add LOGIN --phone PHONE    # password on stdin
+    yagona users list [--state S] | show PERSON | block PERSON | unblock PERSON | unlock PERSON
+    yagona users set-password PERSON        # password on stdin
+    yagona users close PERSON --yes         # final
     yagona clients add NAME --redirect-uri URI [--redirect-uri URI ...] [--json]
     yagona clients list [--json] | yagona clients remove CLIENT_ID
     yagona keys rotate [--alg ES256|RS256] | yagona keys list [--json]
 
-Errors print one line and exit non-zero; nothing is half-written.
+Only `serve` and `init` create an instance; every other command needs an existing one (or
+DATABASE_URL and YAGONA_SECRET_KEY). Errors print one line and exit non-zero; nothing is half-written.
 """
 from __future__ import annotations
 
@@ -22,12 +27,16 @@ import sys
 import click
 from sqlalchemy import select
 
-from .config import Settings, load_settings
+from .config import ConfigError, Settings, load_settings
 from .db import Database
 
 
-def _settings(host: str = "127.0.0.1", port: int = 8000) -> Settings:
-    return load_settings(host=host, port=port)
+def _settings(host: str = "127.0.0.1", port: int = 8000, *, create: bool = False) -> Settings:
+    """The settings; only `serve` and `init` may create a missing instance (create=True)."""
+    try:
+        return load_settings(host=host, port=port, create=create)
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
 
 
 def _db(settings: Settings) -> Database:
@@ -49,7 +58,26 @@ def _redact(url: str) -> str:
         return "(unparsable DATABASE_URL)"
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+class OneLineErrors(click.Group):
+    """Usage errors are one line too ("Error: …", no usage banner), as the contract promises;
+    a sub-command's own parse errors surface through invoke()."""
+
+    def make_context(self, *args, **kwargs) -> click.Context:
+        try:
+            return super().make_context(*args, **kwargs)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+    def invoke(self, ctx: click.Context):
+        try:
+            return super().invoke(ctx)
+        except click.UsageError as exc:
+            exc.ctx = None
+            raise
+
+
+@click.group(cls=OneLineErrors, context_settings={"help_option_names": ["-h", "--help"]})
 def main() -> None:
     """Yagona: single sign-on and e-signatures for e-government portals."""
     from .logs import configure
@@ -68,7 +96,7 @@ def main() -> None:
               help="register a demo portal client and serve /demo [default: on with the embedded SQLite store]")
 def serve(host: str, port: int, workers: int | None, threads: int, demo: bool | None) -> None:
     """Run the identity provider (gunicorn, the same app factory as any WSGI server)."""
-    settings = _settings(host, port)
+    settings = _settings(host, port, create=True)
     if demo is None:
         demo = settings.database_url.startswith("sqlite")
     settings = settings.with_(demo=demo)
@@ -123,6 +151,17 @@ def _run_gunicorn(settings: Settings, host: str, port: int, workers: int, thread
     Server().run()
 
 
+# -- init --------------------------------------------------------------------------------------
+@main.command()
+def init() -> None:
+    """Make the instance (secret, database, signing keys) here or in $YAGONA_INSTANCE; keep an existing one."""
+    from .keys import KeyRing
+
+    settings = _settings(create=True)
+    KeyRing(_db(settings), settings.secret_key, settings.key_retire_grace).ensure()
+    click.echo(f"Yagona instance {settings.instance_path} is ready — database {_redact(settings.database_url)}")
+
+
 # -- db ----------------------------------------------------------------------------------------
 @main.group()
 def db() -> None:
@@ -168,18 +207,13 @@ def users_add(login: str, phone: str, email: str | None, pinfl: str | None, firs
     """Create a password account; the password is read from the first line of stdin."""
     from .accounts import Accounts
     from .errors import UserError
-    from .i18n import MESSAGES
-    from .passwords import Passwords
 
-    password = sys.stdin.readline().rstrip("\r\n")
-    if not password:
-        raise click.ClickException("give the password on stdin, e.g.: echo \"$PW\" | yagona users add LOGIN --phone ...")
+    password = _password_from_stdin("users add LOGIN --phone ...")
     if pinfl is not None and not re.fullmatch(r"[0-9]{14}", pinfl):  # ASCII: str.isdigit() takes '٣' too
         raise click.ClickException("--pinfl must be 14 digits")
     settings = _settings()
     database = _db(settings)
-    accounts = Accounts(settings, Passwords(settings.argon2_memory_kib, settings.argon2_time_cost,
-                                            settings.argon2_parallelism))
+    accounts = Accounts(settings, _passwords(settings))
     try:
         with database.session() as s:
             person = accounts.register(s, login=login, password=password, phone=phone, email=email,
@@ -187,13 +221,169 @@ def users_add(login: str, phone: str, email: str | None, pinfl: str | None, firs
                                        last_name=last_name, middle_name=middle_name)
             public_id = person.public_id
     except UserError as err:
-        raise click.ClickException(MESSAGES.get(err.key, {}).get("en", err.key).format(**err.params)) from None
+        raise click.ClickException(_user_error_text(err)) from None
     except Exception as exc:
         if exc.__class__.__name__ == "IntegrityError":
             raise click.ClickException("that PINFL or login is already registered") from None
         raise
     click.echo(json.dumps({"login": login.lower(), "sub": public_id}) if as_json else
                f"created {login.lower()} (sub {public_id})")
+
+
+PERSON_HELP = "PERSON is a login, sub, PINFL or phone (or one prefixed: login:, sub:, pinfl:, phone:)"
+
+
+def _password_from_stdin(usage: str) -> str:
+    password = sys.stdin.readline().rstrip("\r\n")
+    if not password:
+        raise click.ClickException(f"give the password on stdin, e.g.: echo \"$PW\" | yagona {usage}")
+    return password
+
+
+def _passwords(settings: Settings):
+    from .passwords import Passwords
+
+    return Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
+
+
+def _user_error_text(err) -> str:
+    from .i18n import MESSAGES
+
+    return MESSAGES.get(err.key, {}).get("en", err.key).format(**err.params)
+
+
+def _operator() -> str:
+    """Who runs the command, for the audit log: the operating-system account."""
+    import getpass
+
+    try:
+        return getpass.getuser()
+    except (KeyError, OSError):  # a uid with no passwd entry (containers)
+        return f"uid {os.getuid()}"
+
+
+def _operate(action, *args, **kwargs) -> dict:
+    """Run one operator action from idp.operators in one transaction; its refusals become one line."""
+    from .errors import UserError
+    from .operators import OperatorError
+
+    database = _db(_settings())
+    try:
+        with database.session() as s:
+            return action(s, *args, operator=_operator(), **kwargs)
+    except OperatorError as exc:
+        raise click.ClickException(str(exc)) from None
+    except UserError as err:
+        raise click.ClickException(_user_error_text(err)) from None
+
+
+def _print_result(verb: str, result: dict, as_json: bool) -> None:
+    if as_json:
+        click.echo(json.dumps(result))
+        return
+    facts = [f"{k.replace('_', ' ')} {v}" for k, v in result.items() if k not in ("sub", "state")]
+    click.echo(f"{verb} sub {result['sub']} (now {result['state']})" + (": " + ", ".join(facts) if facts else ""))
+
+
+@users.command("list", epilog=PERSON_HELP)
+@click.option("--state", type=click.Choice(["pending", "active", "blocked", "closed"]))
+@click.option("--limit", default=50, show_default=True, type=click.IntRange(1, 1000))
+@click.option("--json", "as_json", is_flag=True)
+def users_list(state: str | None, limit: int, as_json: bool) -> None:
+    """The newest accounts (sub, login, name, phone, state)."""
+    from .operators import list_people
+
+    rows = _operate(list_people, state=state, limit=limit)
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    for r in rows:
+        click.echo(f"{r['sub']}  {r['login'] or '-'}  {r['state']}  {r['phone'] or '-'}  {r['name'] or ''}".rstrip())
+
+
+@users.command("show", epilog=PERSON_HELP)
+@click.argument("person")
+@click.option("--json", "as_json", is_flag=True)
+def users_show(person: str, as_json: bool) -> None:
+    """Profile, state, credentials, lockout and last login of one person (never a password hash)."""
+    from .operators import show
+
+    info = _operate(show, person)
+    if as_json:
+        click.echo(json.dumps(info, indent=2))
+        return
+    for key, value in info.items():
+        if key == "credentials":
+            value = "; ".join(f"{c['method']} {c['identifier'] or ''} (last used {c['last_used_at'] or 'never'})"
+                              for c in value) or "none"
+        elif key == "lockout":
+            value = (f"locked until {value['locked_until']}" if value["locked"] else "not locked") + \
+                f", {value['failed_attempts']} failed attempts"
+        click.echo(f"{key:22}{'-' if value is None else value}")
+
+
+def _reason_option(f):
+    return click.option("--reason", help="why, for the audit log (at most 200 characters)")(f)
+
+
+@users.command("block", epilog=PERSON_HELP)
+@click.argument("person")
+@_reason_option
+@click.option("--json", "as_json", is_flag=True)
+def users_block(person: str, reason: str | None, as_json: bool) -> None:
+    """Stop a person logging in: ends their sessions and revokes their portals' tokens."""
+    from .operators import block
+
+    _print_result("blocked", _operate(block, person, reason=reason), as_json)
+
+
+@users.command("unblock", epilog=PERSON_HELP)
+@click.argument("person")
+@_reason_option
+@click.option("--json", "as_json", is_flag=True)
+def users_unblock(person: str, reason: str | None, as_json: bool) -> None:
+    """Let a blocked person log in again."""
+    from .operators import unblock
+
+    _print_result("unblocked", _operate(unblock, person, reason=reason), as_json)
+
+
+@users.command("unlock", epilog=PERSON_HELP)
+@click.argument("person")
+@_reason_option
+@click.option("--json", "as_json", is_flag=True)
+def users_unlock(person: str, reason: str | None, as_json: bool) -> None:
+    """End a password lockout (after failed logins) at once."""
+    from .operators import unlock
+
+    _print_result("unlocked", _operate(unlock, person, reason=reason), as_json)
+
+
+@users.command("set-password", epilog=PERSON_HELP)
+@click.argument("person")
+@_reason_option
+@click.option("--json", "as_json", is_flag=True)
+def users_set_password(person: str, reason: str | None, as_json: bool) -> None:
+    """Set a new password, read from the first line of stdin; logs the person out everywhere."""
+    from .operators import set_password
+
+    password = _password_from_stdin("users set-password PERSON")
+    _print_result("new password for", _operate(set_password, person, password, _passwords(_settings()),
+                                               reason=reason), as_json)
+
+
+@users.command("close", epilog=PERSON_HELP)
+@click.argument("person")
+@_reason_option
+@click.option("--yes", is_flag=True, help="confirm: closing is final")
+@click.option("--json", "as_json", is_flag=True)
+def users_close(person: str, reason: str | None, yes: bool, as_json: bool) -> None:
+    """Close an account for good (ends sessions, revokes portals' tokens; the login stays taken)."""
+    from .operators import close
+
+    if not yes:
+        raise click.ClickException("closing an account is final: add --yes to confirm")
+    _print_result("closed", _operate(close, person, reason=reason), as_json)
 
 
 # -- clients -----------------------------------------------------------------------------------

@@ -52,41 +52,63 @@ class Settings:
         return replace(self, **changes)
 
 
-def _instance_secret(instance: Path) -> bytes:
-    """The instance's master secret: from YAGONA_SECRET_KEY, else generated once into the instance folder."""
+class ConfigError(Exception):
+    """A setting is missing or wrong; the message says what to do."""
+
+
+def _secret_from_env() -> bytes | None:
     env = os.environ.get("YAGONA_SECRET_KEY")
-    if env:
-        if len(env) < 32:
-            raise SystemExit("YAGONA_SECRET_KEY must be at least 32 characters (64 hex digits recommended)")
-        return env.encode()
-    path = instance / "secret.key"
-    if not path.exists():
-        instance.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        with os.fdopen(fd, "w") as fh:
-            fh.write(secrets.token_hex(32))
-        try:
-            os.link(tmp, path)  # never overwrite a secret another process wrote first
-        except FileExistsError:
-            pass
-        finally:
-            tmp.unlink(missing_ok=True)
-    return path.read_text().strip().encode()
+    if not env:
+        return None
+    if len(env) < 32:
+        raise ConfigError("YAGONA_SECRET_KEY must be at least 32 characters (64 hex digits recommended)")
+    return env.encode()
 
 
-def load_settings(host: str = "127.0.0.1", port: int = 8000, **overrides: object) -> Settings:
-    """Settings from the environment, with embedded defaults that run on a laptop."""
+def _new_instance_secret(path: Path) -> None:
+    """Write a fresh master secret to *path* (mode 0600), unless another process wrote one first."""
+    tmp = path.with_suffix(".tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as fh:
+        fh.write(secrets.token_hex(32))
+    try:
+        os.link(tmp, path)  # never overwrite a secret another process wrote first
+    except FileExistsError:
+        pass
+    finally:
+        tmp.unlink(missing_ok=True)
+
+
+def load_settings(host: str = "127.0.0.1", port: int = 8000, *, create: bool = True,
+                  **overrides: object) -> Settings:
+    """Settings from the environment, with embedded defaults that run on a laptop.
+
+    With create=True (serving, `yagona init`) a missing instance folder is made, with a new master
+    secret and the SQLite database's place. With create=False (every administrative command) the
+    secret and the database must already exist, each either in the environment (DATABASE_URL,
+    YAGONA_SECRET_KEY) or in the instance folder: a command run in the wrong folder must not write
+    into a throw-away database. ConfigError says which folder was looked in.
+    """
     instance = Path(os.environ.get("YAGONA_INSTANCE", "./instance")).resolve()
-    instance.mkdir(parents=True, exist_ok=True)
-    os.chmod(instance, 0o700)
-    database_url = os.environ.get("DATABASE_URL") or f"sqlite:///{instance / 'yagona.db'}"
+    secret_path, sqlite_path = instance / "secret.key", instance / "yagona.db"
+    secret = _secret_from_env()
+    database_url = os.environ.get("DATABASE_URL") or None
+    if create:
+        instance.mkdir(parents=True, exist_ok=True)
+        os.chmod(instance, 0o700)
+        if secret is None and not secret_path.exists():
+            _new_instance_secret(secret_path)
+    elif (secret is None and not secret_path.is_file()) or (database_url is None and not sqlite_path.is_file()):
+        raise ConfigError(f"no Yagona instance in {instance}: run 'yagona init' or 'yagona serve' there, "
+                          "or set YAGONA_INSTANCE (or DATABASE_URL and YAGONA_SECRET_KEY)")
+    if secret is None:
+        secret = secret_path.read_text().strip().encode()
     issuer = os.environ.get("YAGONA_ISSUER") or f"http://{host}:{port}"
     settings = Settings(
         instance_path=instance,
-        database_url=database_url,
+        database_url=database_url or f"sqlite:///{sqlite_path}",
         issuer=issuer.rstrip("/"),
-        secret_key=_instance_secret(instance),
+        secret_key=secret,
         redis_url=os.environ.get("REDIS_URL") or None,
         ca_dir=Path(os.environ["YAGONA_CA_DIR"]).resolve() if os.environ.get("YAGONA_CA_DIR") else None,
         demo=os.environ.get("YAGONA_DEMO", "") == "1",

@@ -13,6 +13,7 @@ import secrets
 from flask import request
 from flask_login import LoginManager, UserMixin, current_user, login_user
 from sqlalchemy import or_, select, update
+from sqlalchemy.orm import Session
 
 from .assurance import METHOD_AMR, level_for
 from .audit import audit
@@ -100,24 +101,31 @@ def _replace_previous(s, new: LoginSession, now) -> None:
 def end_other_sessions(user: SessionUser, reason: str) -> int:
     """End every other live login session of this person and revoke every portal grant not made
     through this one (after a password change: whoever knew the old password is logged out everywhere)."""
-    s = dbs()
+    return end_person_sessions(dbs(), user.person.id, reason, keep=user.row)[0]
+
+
+def end_person_sessions(s: Session, person_id: int, reason: str,
+                        keep: LoginSession | None = None) -> tuple[int, int]:
+    """End a person's live login sessions and revoke their portal grants, all but *keep* and the
+    grants made through it; needs no request, so operators' commands use it too. Returns
+    (sessions ended, grants revoked)."""
     now = utcnow()
-    others = s.scalars(select(LoginSession).where(
-        LoginSession.person_id == user.person.id, LoginSession.ended_at.is_(None), LoginSession.id != user.row.id))
+    live = select(LoginSession).where(LoginSession.person_id == person_id, LoginSession.ended_at.is_(None))
+    if keep is not None:
+        live = live.where(LoginSession.id != keep.id)
     count = 0
-    for row in others:
+    for row in s.scalars(live):
         row.ended_at = now
         count += 1
-    # every grant not made through this browser's session, found by person: a long-idle session's row
-    # may already be pruned while its portal grant still refreshes
-    grants = rowcount(s.execute(update(Grant).where(
-        Grant.person_id == user.person.id, Grant.revoked_at.is_(None),
-        or_(Grant.session_id.is_(None), Grant.session_id != user.row.sid))
-        .values(revoked_at=now, revoked_reason=reason)))
-    if count or grants:
-        audit(s, "sessions.ended", person_id=user.person.id,
-              detail={"reason": reason, "count": count, "grants": grants})
-    return count
+    # found by person, not by session: a long-idle session's row may already be pruned while its
+    # portal grant still refreshes
+    grants = update(Grant).where(Grant.person_id == person_id, Grant.revoked_at.is_(None))
+    if keep is not None:
+        grants = grants.where(or_(Grant.session_id.is_(None), Grant.session_id != keep.sid))
+    revoked = rowcount(s.execute(grants.values(revoked_at=now, revoked_reason=reason)))
+    if count or revoked:
+        audit(s, "sessions.ended", person_id=person_id, detail={"reason": reason, "count": count, "grants": revoked})
+    return count, revoked
 
 
 def end_session(user: SessionUser) -> None:

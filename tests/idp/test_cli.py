@@ -133,3 +133,95 @@ def test_serve_starts_with_embedded_defaults(tmp_path):
         proc.terminate()
         out, _ = proc.communicate(timeout=30)
     assert "client_id" in out and "client_secret" in out and "/demo" in out
+
+
+# -- where the instance is: only `serve` and `init` may create one ----------------------------------
+ADMIN_COMMANDS = [
+    ("clients", "list"),
+    ("clients", "add", "Portal", "--redirect-uri", "https://p.uz/cb", "--json"),
+    ("users", "add", "citizen-one", "--phone", "+998901234567"),
+    ("db", "upgrade"),
+    ("db", "prune"),
+    ("keys", "list"),
+    ("keys", "rotate"),
+]
+
+
+def _bare_env(**extra: str) -> dict[str, str]:
+    """The caller's environment without any Yagona setting, plus *extra*."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YAGONA_") and k != "DATABASE_URL"}
+    return {**env, **extra}
+
+
+@pytest.mark.parametrize("where, command",
+                         [("cwd", c) for c in ADMIN_COMMANDS] +
+                         [(w, ("clients", "list")) for w in ("YAGONA_INSTANCE", "only DATABASE_URL",
+                                                              "only YAGONA_SECRET_KEY")] +
+                         [("YAGONA_INSTANCE", ADMIN_COMMANDS[2])],
+                         ids=lambda v: v if isinstance(v, str) else " ".join(v[:2]))
+def test_admin_commands_outside_an_instance_refuse_and_create_nothing(command, where, tmp_path, database_url):
+    """Run elsewhere, a command once made a fresh empty instance and wrote into a throw-away database."""
+    cwd = tmp_path / "elsewhere"
+    cwd.mkdir()
+    folder = cwd / "instance"
+    env = _bare_env()
+    if where == "YAGONA_INSTANCE":
+        folder = tmp_path / "no" / "such"
+        env["YAGONA_INSTANCE"] = str(folder)
+    elif where == "only DATABASE_URL":
+        env["DATABASE_URL"] = f"sqlite:///{tmp_path / 'loose.db'}"
+    elif where == "only YAGONA_SECRET_KEY":
+        env["YAGONA_SECRET_KEY"] = secrets.token_hex(32)
+    out = subprocess.run([YAGONA, *command], input="long enough secret\n", capture_output=True, text=True,
+                         env=env, cwd=cwd, timeout=120)
+    assert out.returncode != 0, out.stdout
+    assert len(out.stderr.strip().splitlines()) == 1, out.stderr
+    assert f"no Yagona instance in {folder}" in out.stderr and "YAGONA_INSTANCE" in out.stderr
+    assert "yagona init" in out.stderr
+    assert not folder.exists() and not (tmp_path / "no").exists()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["elsewhere"]
+    assert list(cwd.iterdir()) == []
+
+
+def test_init_makes_the_instance_that_later_commands_use(tmp_path):
+    home = tmp_path / "site"
+    home.mkdir()
+    env = _bare_env()
+    init = subprocess.run([YAGONA, "init"], capture_output=True, text=True, env=env, cwd=home, timeout=120)
+    assert init.returncode == 0, init.stderr
+    inst = home / "instance"
+    assert str(inst) in init.stdout
+    secret = (inst / "secret.key").read_text()
+    assert (inst / "secret.key").stat().st_mode & 0o077 == 0 and inst.stat().st_mode & 0o077 == 0
+    assert (inst / "yagona.db").exists()
+
+    add = subprocess.run([YAGONA, "users", "add", "citizen-one", "--phone", "+998901234567"],
+                         input="long enough secret\n", capture_output=True, text=True, env=env, cwd=home, timeout=120)
+    assert add.returncode == 0, add.stderr
+    # from any folder, YAGONA_INSTANCE names the same instance: the login is taken there
+    again = subprocess.run([YAGONA, "users", "add", "citizen-one", "--phone", "+998901234567"],
+                           input="long enough secret\n", capture_output=True, text=True,
+                           env={**env, "YAGONA_INSTANCE": str(inst)}, cwd=tmp_path, timeout=120)
+    assert again.returncode != 0 and "taken" in again.stderr
+    keys = subprocess.run([YAGONA, "keys", "list", "--json"], capture_output=True, text=True, env=env, cwd=home,
+                          timeout=120)
+    assert {k["alg"] for k in json.loads(keys.stdout)} == {"ES256", "RS256"}
+
+    second = subprocess.run([YAGONA, "init"], capture_output=True, text=True, env=env, cwd=home, timeout=120)
+    assert second.returncode == 0, second.stderr
+    assert (inst / "secret.key").read_text() == secret  # an existing instance is kept, never replaced
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["site"]
+
+
+def test_environment_settings_need_no_instance_folder(run, tmp_path):
+    """Production: DATABASE_URL and YAGONA_SECRET_KEY are the whole configuration."""
+    cwd = tmp_path / "anywhere"
+    cwd.mkdir()
+    env = {k: v for k, v in run.env.items() if k != "YAGONA_INSTANCE"}
+    out = subprocess.run([YAGONA, "clients", "list", "--json"], capture_output=True, text=True, env=env, cwd=cwd,
+                         timeout=120)
+    assert out.returncode == 0, out.stderr
+    assert isinstance(json.loads(out.stdout), list)
+    assert list(cwd.iterdir()) == []
+    assert run("keys", "list").returncode == 0
+    assert not (tmp_path / "instance").exists()  # the fixture's YAGONA_INSTANCE, never needed
