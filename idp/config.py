@@ -37,6 +37,13 @@ class Settings:
     lockout_max: int = 15 * 60
     terms_version: str = "2026-11"
     demo: bool = False
+    #: development mode (YAGONA_DEV=1): outside systems without a configured URL get their development
+    #: backend (registry fixture, SMS outbox, test cards); otherwise the service refuses to start
+    dev: bool = False
+    #: outside systems' HTTP backends by name (registry, sms, email, cards): YAGONA_<NAME>_URL and the
+    #: bearer token for it, YAGONA_<NAME>_TOKEN
+    gateway_urls: dict[str, str] = field(default_factory=dict)
+    gateway_tokens: dict[str, str] = field(default_factory=dict)
     #: Argon2id: OWASP's m=7 MiB, t=5, p=1 row (the strength of m=19 MiB, t=2; Keycloak's choice too),
     #: measured faster here than the 19 MiB row and lighter on memory under concurrent logins
     argon2_memory_kib: int = 7 * 1024
@@ -50,6 +57,10 @@ class Settings:
 
     def with_(self, **changes: Any) -> Settings:
         return replace(self, **changes)
+
+
+#: the outside systems Yagona talks to through a gateway (idp/gateways/)
+GATEWAYS = ("registry", "sms", "email", "cards")
 
 
 class ConfigError(Exception):
@@ -112,5 +123,10 @@ def load_settings(host: str = "127.0.0.1", port: int = 8000, *, create: bool = T
         redis_url=os.environ.get("REDIS_URL") or None,
         ca_dir=Path(os.environ["YAGONA_CA_DIR"]).resolve() if os.environ.get("YAGONA_CA_DIR") else None,
         demo=os.environ.get("YAGONA_DEMO", "") == "1",
+        dev=os.environ.get("YAGONA_DEV", "") == "1",
+        gateway_urls={name: os.environ[f"YAGONA_{name.upper()}_URL"] for name in GATEWAYS
+                      if os.environ.get(f"YAGONA_{name.upper()}_URL")},
+        gateway_tokens={name: os.environ[f"YAGONA_{name.upper()}_TOKEN"] for name in GATEWAYS
+                        if os.environ.get(f"YAGONA_{name.upper()}_TOKEN")},
     )
     return settings.with_(**overrides) if overrides else settings
