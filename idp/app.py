@@ -93,8 +93,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     for view in ("token.token", "userinfo.userinfo", "revocation.revoke", "revocation.introspect",
                  "authorize.authorize", "logout.logout"):
         csrf.exempt(app.view_functions[view])
-    limiter.limit("30/minute", methods=["POST"])(app.view_functions["account.login"])
-    limiter.limit("10/minute", methods=["POST"])(app.view_functions["account.register"])
     if settings.demo:
         from . import demo
 
