@@ -52,11 +52,11 @@ class Attempts:
         """The counter's key for *identifier* (already normalised) of *method*."""
         return hmac.new(self._hmac_key, f"{method}:{identifier}".encode(), hashlib.sha256).hexdigest()
 
-    def wait(self, count: int) -> dt.timedelta | None:
-        """How long the counter waits after its *count*-th guess (None below the threshold)."""
+    def wait(self, count: int) -> dt.timedelta:
+        """How long the counter waits after its *count*-th guess (nothing below the threshold)."""
         over = count - self.settings.lockout_threshold
         if over < 0:
-            return None
+            return dt.timedelta(0)
         return dt.timedelta(seconds=min(self.settings.lockout_base * 2 ** min(over, 30), self.settings.lockout_max))
 
     def reserve(self, s: Session, method: str, identifier: str) -> Reservation:
@@ -99,6 +99,6 @@ class Attempts:
     def _steps(self) -> int:
         """The count from which on the wait is lockout_max (it stops growing there)."""
         n = self.settings.lockout_threshold
-        while self.wait(n) < dt.timedelta(seconds=self.settings.lockout_max) and n < 64:  # type: ignore[operator]
+        while n < 64 and self.wait(n) < dt.timedelta(seconds=self.settings.lockout_max):
             n += 1
         return n
