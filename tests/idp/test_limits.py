@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import argon2
@@ -115,14 +116,14 @@ def _free_port() -> int:
         return sock.getsockname()[1]
 
 
-@pytest.fixture()
-def gunicorn_redis(database_url, settings, tmp_path) -> Iterator[str]:
-    """The app factory under gunicorn with two workers sharing their counters in Redis (db 1)."""
+@contextmanager
+def gunicorn(database_url: str, settings, tmp_path: Path, redis_url: str, workers: int) -> Iterator[str]:
+    """The app factory under gunicorn, on the suite's database and secret, counting in *redis_url*."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "YAGONA_INSTANCE": str(tmp_path / "instance"),
-           "YAGONA_SECRET_KEY": settings.secret_key.decode(), "REDIS_URL": "redis://127.0.0.1:6379/1"}
-    proc = subprocess.Popen([GUNICORN, "-w", "2", "-b", f"127.0.0.1:{port}", "idp.app:create_app()"], env=env,
-                            stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+           "YAGONA_SECRET_KEY": settings.secret_key.decode(), "REDIS_URL": redis_url}
+    proc = subprocess.Popen([GUNICORN, "-w", str(workers), "-b", f"127.0.0.1:{port}", "idp.app:create_app()"],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 60
@@ -137,7 +138,18 @@ def gunicorn_redis(database_url, settings, tmp_path) -> Iterator[str]:
         yield base
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
+
+
+@pytest.fixture()
+def gunicorn_redis(app, database_url, settings, tmp_path) -> Iterator[str]:
+    """Two gunicorn workers sharing their counters in Redis (db 1), on the database `app` migrated."""
+    with gunicorn(database_url, settings, tmp_path, "redis://127.0.0.1:6379/1", workers=2) as base:
+        yield base
 
 
 def test_login_limit_is_shared_by_gunicorn_workers_through_redis(gunicorn_redis):
@@ -157,6 +169,20 @@ def test_login_limit_is_shared_by_gunicorn_workers_through_redis(gunicorn_redis)
         t.join()
     assert sorted(statuses) == [400] * LOGIN_LIMIT + [429] * 10
     assert HttpCitizen(gunicorn_redis).post_login(unknown_login(), "wrong password here")[0] == 400
+
+
+def test_a_redis_outage_keeps_the_limits_per_worker_and_no_login_fails(app, database_url, settings, tmp_path):
+    """Before: with Redis unreachable every login post was a 500. Now each worker counts in memory
+    until Redis is back."""
+    with socket.socket() as closed:  # a port with nothing listening
+        closed.bind(("127.0.0.1", 0))
+        dead = f"redis://127.0.0.1:{closed.getsockname()[1]}/1"
+        with gunicorn(database_url, settings, tmp_path, dead, workers=1) as base:
+            citizen = HttpCitizen(base)
+            csrf = citizen.csrf()
+            statuses = [citizen.post_login(unknown_login(), "wrong password here", csrf)[0]
+                        for _ in range(LOGIN_LIMIT + 1)]
+    assert statuses == [400] * LOGIN_LIMIT + [429]
 
 
 # -- item 2: the per-account lockout holds under real concurrency ----------------------------------
