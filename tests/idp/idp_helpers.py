@@ -83,8 +83,16 @@ class HttpCitizen:
         self.address = address or new_address()
         self.cookies: dict[str, str] = {}
 
-    def request(self, method: str, path: str, form: dict | None = None) -> tuple[int, dict[str, str], str]:
+    def connect(self) -> http.client.HTTPConnection:
+        """An open connection from this citizen's address (to send a request on later)."""
         conn = http.client.HTTPConnection(self.host, self.port, timeout=60, source_address=(self.address, 0))
+        conn.connect()
+        return conn
+
+    def request(self, method: str, path: str, form: dict | None = None,
+                conn: http.client.HTTPConnection | None = None) -> tuple[int, dict[str, str], str]:
+        """Send one request (on *conn* if given, else on a new connection) and read the answer."""
+        conn = conn or self.connect()
         headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
         body = None
         if form is not None:
@@ -106,9 +114,10 @@ class HttpCitizen:
         assert status == 200, (status, text[:300])
         return csrf_from(text)
 
-    def post_login(self, login: str, password: str, csrf: str | None = None) -> tuple[int, dict[str, str], str]:
+    def post_login(self, login: str, password: str, csrf: str | None = None,
+                   conn: http.client.HTTPConnection | None = None) -> tuple[int, dict[str, str], str]:
         return self.request("POST", "/login?lang=en", {"csrf_token": csrf or self.csrf(), "login": login,
-                                                       "password": password})
+                                                       "password": password}, conn)
 
 
 def error_key(html_text: str) -> str | None:

@@ -45,13 +45,15 @@ class Argon2Count:
 
     def __init__(self, monkeypatch) -> None:
         self.verifies = self.hashes = 0
+        self.started: list[str] = []  # the passwords, in the order their verification started
         self._lock = threading.Lock()
         verify, hash_ = argon2.PasswordHasher.verify, argon2.PasswordHasher.hash
 
-        def counted_verify(hasher, *args, **kwargs):
+        def counted_verify(hasher, stored, password, *args, **kwargs):
             with self._lock:
                 self.verifies += 1
-            return verify(hasher, *args, **kwargs)
+                self.started.append(password)
+            return verify(hasher, stored, password, *args, **kwargs)
 
         def counted_hash(hasher, *args, **kwargs):
             with self._lock:
@@ -63,6 +65,7 @@ class Argon2Count:
 
     def reset(self) -> None:
         self.verifies = self.hashes = 0
+        self.started = []
 
 
 @pytest.fixture()
@@ -192,12 +195,13 @@ def race(served: str, login: str, passwords: list[str]) -> list[tuple[int, str |
     limit plays no part); return (status, message key) of each answer."""
     citizens = [HttpCitizen(served) for _ in passwords]
     tokens = [c.csrf() for c in citizens]
+    conns = [c.connect() for c in citizens]  # connected first: the posts then leave together
     start = threading.Barrier(len(passwords))
     answers: list[tuple[int, str | None]] = [(0, None)] * len(passwords)
 
     def go(i: int) -> None:
         start.wait()
-        status, _, text = citizens[i].post_login(login, passwords[i], tokens[i])
+        status, _, text = citizens[i].post_login(login, passwords[i], tokens[i], conns[i])
         answers[i] = (status, error_key(text))
 
     threads = [threading.Thread(target=go, args=(i,)) for i in range(len(passwords))]
@@ -210,16 +214,37 @@ def race(served: str, login: str, passwords: list[str]) -> list[tuple[int, str |
 
 def test_simultaneous_guesses_check_at_most_the_threshold(served, svc, make_account, argon2_count):
     """Before: 16 simultaneous posts (15 wrong, 1 right) had 10-11 wrong passwords checked against the
-    hash where 5 is the limit, and the right one logged in and reset the counter."""
+    hash where 5 is the limit, and the right one logged in and reset the counter.
+
+    Now the right password is checked only if it won one of the threshold's reservations, so fewer
+    than the threshold checks started before it; its success then clears the count, and the guesses
+    still arriving meet a new window (at most the threshold again)."""
     account = make_account()
     threshold = svc.settings.lockout_threshold
     argon2_count.reset()
     guesses = [f"wrong guess {i:02d}" for i in range(15)] + [PASSWORD]
     answers = race(served, account.login, guesses)
+    started = argon2_count.started
+    if PASSWORD in started:
+        assert started.index(PASSWORD) < threshold, started
+        assert answers[-1][0] == 302
+        assert len(started) - started.index(PASSWORD) - 1 <= threshold, started
+    else:
+        assert len(started) <= threshold and answers[-1] == (400, "account_locked"), (answers, started)
     checked = [a for a in answers if a == (400, "login_failed") or a[0] == 302]
-    assert len(checked) <= threshold and argon2_count.verifies <= threshold, (answers, argon2_count.verifies)
-    # the others were told to wait, and the right password got in only if it was one of the checked
+    assert len(checked) == len(started)
     assert all(a == (400, "account_locked") for a in answers if a not in checked), answers
+
+
+def test_right_password_after_simultaneous_wrong_guesses_waits(served, svc, make_account, argon2_count):
+    """15 simultaneous wrong guesses, then the right password: it is told to wait, unchecked."""
+    account = make_account()
+    threshold = svc.settings.lockout_threshold
+    argon2_count.reset()
+    answers = race(served, account.login, [f"wrong guess {i:02d}" for i in range(15)])
+    assert answers.count((400, "login_failed")) == threshold == argon2_count.verifies
+    status, _, text = HttpCitizen(served).post_login(account.login, PASSWORD)
+    assert (status, error_key(text)) == (400, "account_locked") and argon2_count.verifies == threshold
 
 
 @pytest.mark.parametrize("known", [True, False], ids=["real-login", "unknown-login"])
