@@ -102,3 +102,10 @@ class Attempts:
         while n < 64 and self.wait(n) < dt.timedelta(seconds=self.settings.lockout_max):
             n += 1
         return n
+
+
+def prune(s: Session, now: dt.datetime | None = None) -> int:
+    """Delete the counters already forgotten (untouched for FORGET_AFTER); return how many. Guesses at
+    logins that do not exist leave rows too, so `yagona db prune` should call this daily."""
+    cutoff = (now or utcnow()) - FORGET_AFTER
+    return s.execute(delete(Attempt).where(Attempt.last_at < cutoff)).rowcount
