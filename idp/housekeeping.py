@@ -7,6 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
+from . import attempts
 from .models import AuthorizationCode, Grant, LoginSession, RefreshToken, RevokedAccessToken, utcnow
 
 #: how long spent or revoked records are kept for investigations before they go
@@ -29,6 +30,7 @@ def prune(s: Session, now: dt.datetime | None = None) -> dict[str, int]:
             delete(RevokedAccessToken).where(RevokedAccessToken.expires_at < now)).rowcount,
         "login_sessions": s.execute(delete(LoginSession).where(or_(
             LoginSession.ended_at < cutoff, LoginSession.last_seen_at < cutoff))).rowcount,
+        "attempts": attempts.prune(s, now),
     }
     counts["grants"] = s.execute(delete(Grant).where(Grant.id.in_(dead_grants.scalar_subquery()))
                                  .execution_options(synchronize_session=False)).rowcount
