@@ -5,14 +5,14 @@ message key the pages translate.
 """
 from __future__ import annotations
 
-import datetime as dt
 import re
 import secrets
 
-from sqlalchemy import or_, select, update
+from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from .attempts import Attempts
 from .audit import audit
 from .config import Settings
 from .errors import UserError
@@ -54,6 +54,7 @@ class Accounts:
     def __init__(self, settings: Settings, passwords: Passwords) -> None:
         self.settings = settings
         self.passwords = passwords
+        self.attempts = Attempts(settings)
 
     def register(self, s: Session, *, login: str, password: str, phone: str, accept_terms: bool,
                  email: str | None = None, **profile: object) -> Person:
@@ -70,6 +71,9 @@ class Accounts:
         email = (email or "").strip() or None
         if email and (len(email) > 254 or not EMAIL_RE.match(email)):  # RFC 5321's limit, the column's size
             raise UserError("email_invalid")
+        # hashed before the login is looked up: "login taken" costs an Argon2 hash like a registration,
+        # so (with the per-IP register limit) it is no fast oracle of which logins exist
+        secret_hash = self.passwords.hash(password)
         if s.scalar(select(Credential.id).where(Credential.method == PASSWORD, Credential.identifier == login)):
             raise UserError("login_taken")
         now = utcnow()
@@ -81,8 +85,8 @@ class Accounts:
         s.add(person)
         try:
             s.flush()
-            s.add(Credential(person_id=person.id, method=PASSWORD, identifier=login,
-                             secret_hash=self.passwords.hash(password), data={}))
+            s.add(Credential(person_id=person.id, method=PASSWORD, identifier=login, secret_hash=secret_hash,
+                             data={}))
             s.flush()
         except IntegrityError as exc:  # a concurrent registration took the login or PINFL
             raise UserError("login_taken") from exc
@@ -91,23 +95,24 @@ class Accounts:
         return person
 
     def authenticate(self, s: Session, login: str, password: str) -> Person:
-        """Check a login and password, with a per-account lockout that grows on repeated failures."""
+        """Check a login and password; raise UserError("login_failed") or ("account_locked", minutes=N).
+
+        A real and an unknown login take the same path: the guess is reserved first (idp/attempts.py),
+        then one Argon2 verification (against a dummy hash when there is no such login), then one
+        audit row. A blocked or closed account answers like a wrong password, and its right password
+        counts as a guess: any other answer would confirm the password and the account."""
         login = normalize_login(login)
-        cred = s.scalar(select(Credential).where(Credential.method == PASSWORD, Credential.identifier == login)) \
-            if login and len(login) <= 64 else None
-        now = utcnow()
-        if cred is not None:
-            _refuse_if_locked(cred, now)
+        reservation = self.attempts.reserve(s, PASSWORD, login)
+        cred = s.scalar(select(Credential).where(Credential.method == PASSWORD, Credential.identifier == login))
         ok = self.passwords.verify(cred.secret_hash if cred else None, password or "")
-        if cred is None or not ok:
-            if cred is not None:
-                self._count_failure(s, cred, now, "login.failed")
+        person = cred.person if cred is not None and ok else None
+        if person is None or person.state != PersonState.ACTIVE:
+            detail = {"method": PASSWORD, **({"state": person.state} if person else {})}
+            audit(s, "login.failed", person_id=cred.person_id if cred else None, detail=detail)
+            s.commit()
             raise UserError("login_failed")
-        person = cred.person
-        if person.state != PersonState.ACTIVE:
-            raise UserError("account_" + person.state)
-        cred.failed_attempts = 0
-        cred.locked_until = None
+        self.attempts.clear(s, reservation)
+        now = utcnow()
         cred.last_used_at = now
         if cred.secret_hash is not None and self.passwords.needs_rehash(cred.secret_hash):
             cred.secret_hash = self.passwords.hash(password)
@@ -116,43 +121,19 @@ class Accounts:
         return person
 
     def change_password(self, s: Session, person: Person, current: str, new: str) -> None:
+        """Set a new password after checking the current one, which is a guess like a login's (the
+        same counter): whoever holds a logged-in browser gets no unlimited password oracle."""
         cred = s.scalar(select(Credential).where(Credential.person_id == person.id, Credential.method == PASSWORD))
         if cred is None:
             raise UserError("no_password")
-        now = utcnow()
-        _refuse_if_locked(cred, now)  # the form is a password check like the login: same lockout
-        if not self.passwords.verify(cred.secret_hash, current or ""):
-            self._count_failure(s, cred, now, "password_change.failed")
-            raise UserError("current_password_wrong")
         problem = password_problem(new, cred.identifier)
         if problem:
             raise UserError(problem)
+        reservation = self.attempts.reserve(s, PASSWORD, cred.identifier)
+        if not self.passwords.verify(cred.secret_hash, current or ""):
+            audit(s, "password_change.failed", person_id=person.id, detail={"method": PASSWORD})
+            s.commit()
+            raise UserError("current_password_wrong")
+        self.attempts.clear(s, reservation)
         cred.secret_hash = self.passwords.hash(new)
-        cred.failed_attempts = 0
-        cred.locked_until = None
         audit(s, "account.password_changed", person_id=person.id)
-
-    def _count_failure(self, s: Session, cred: Credential, now: dt.datetime, kind: str) -> None:
-        """One more wrong password, counted by the database (racing guesses each count) and
-        committed at once; past the threshold the credential waits lockout_base * 2**k seconds."""
-        failed = s.execute(
-            update(Credential).where(Credential.id == cred.id)
-            .values(failed_attempts=Credential.failed_attempts + 1).returning(Credential.failed_attempts)
-            .execution_options(synchronize_session=False)
-        ).scalar_one()
-        over = failed - self.settings.lockout_threshold
-        if over >= 0:
-            until = now + dt.timedelta(seconds=min(self.settings.lockout_base * (2 ** min(over, 30)),
-                                                   self.settings.lockout_max))
-            s.execute(update(Credential)  # never shorten a longer lock a racing failure set
-                      .where(Credential.id == cred.id,
-                             or_(Credential.locked_until.is_(None), Credential.locked_until < until))
-                      .values(locked_until=until).execution_options(synchronize_session=False))
-        audit(s, kind, person_id=cred.person_id, detail={"method": PASSWORD})
-        s.commit()
-
-
-def _refuse_if_locked(cred: Credential, now: dt.datetime) -> None:
-    if cred.locked_until and cred.locked_until > now:
-        minutes = max(1, int((cred.locked_until - now).total_seconds() + 59) // 60)
-        raise UserError("account_locked", minutes=minutes)

@@ -262,6 +262,13 @@ def _operator() -> str:
         return f"uid {os.getuid()}"
 
 
+def _attempts():
+    """The guess counters, keyed under this instance's master secret (idp/attempts.py)."""
+    from .attempts import Attempts
+
+    return Attempts(_settings())
+
+
 def _operate(action, *args, **kwargs) -> dict:
     """Run one operator action from idp.operators in one transaction; its refusals become one line."""
     from .errors import UserError
@@ -308,7 +315,7 @@ def users_show(person: str, as_json: bool) -> None:
     """Profile, state, credentials, lockout and last login of one person (never a password hash)."""
     from .operators import show
 
-    info = _operate(show, person)
+    info = _operate(show, person, attempts=_attempts())
     if as_json:
         click.echo(json.dumps(info, indent=2))
         return
@@ -356,7 +363,7 @@ def users_unlock(person: str, reason: str | None, as_json: bool) -> None:
     """End a password lockout (after failed logins) at once."""
     from .operators import unlock
 
-    _print_result("unlocked", _operate(unlock, person, reason=reason), as_json)
+    _print_result("unlocked", _operate(unlock, person, attempts=_attempts(), reason=reason), as_json)
 
 
 @users.command("set-password", epilog=PERSON_HELP)
@@ -369,7 +376,7 @@ def users_set_password(person: str, reason: str | None, as_json: bool) -> None:
 
     password = _password_from_stdin("users set-password PERSON")
     _print_result("new password for", _operate(set_password, person, password, _passwords(_settings()),
-                                               reason=reason), as_json)
+                                               attempts=_attempts(), reason=reason), as_json)
 
 
 @users.command("close", epilog=PERSON_HELP)

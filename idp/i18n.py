@@ -72,6 +72,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "password_too_short": {"uz": "Parol kamida 10 ta belgidan iborat bo‘lsin.", "ru": "Пароль должен быть не короче 10 символов.", "en": "The password must have at least 10 characters."},
     "password_too_long": {"uz": "Parol 256 belgidan oshmasin.", "ru": "Пароль не длиннее 256 символов.", "en": "The password must not exceed 256 characters."},
     "password_contains_login": {"uz": "Parolda login bo‘lmasin.", "ru": "Пароль не должен содержать логин.", "en": "The password must not contain the login."},
+    "password_common": {"uz": "Bu parol eng ko‘p ishlatiladigan parollardan biri va birinchi bo‘lib taxmin qilinadi. Bir-biriga bog‘liq bo‘lmagan bir nechta so‘zdan iborat uzunroq ibora tanlang.", "ru": "Этот пароль — один из самых распространённых, его подбирают первым. Выберите фразу подлиннее из нескольких не связанных слов.", "en": "This password is one of the most common ones and is guessed first. Choose a longer phrase of several unrelated words."},
     "password_too_simple": {"uz": "Parol juda oddiy.", "ru": "Пароль слишком простой.", "en": "The password is too simple."},
     "password_mismatch": {"uz": "Parollar mos emas.", "ru": "Пароли не совпадают.", "en": "The passwords do not match."},
     "terms_required": {"uz": "Davom etish uchun qoidalarga rozilik bering.", "ru": "Чтобы продолжить, примите правила.", "en": "Accept the rules of use to continue."},

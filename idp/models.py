@@ -91,12 +91,22 @@ class Credential(Base):
     identifier: Mapped[str] = mapped_column(String(200))  # login, phone, card hash, certificate id
     secret_hash: Mapped[str | None] = mapped_column(String(255))
     data: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
-    failed_attempts: Mapped[int] = mapped_column(Integer, default=0)
-    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     last_used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
 
     person: Mapped[Person] = relationship(back_populates="credentials")
+
+
+class Attempt(Base):
+    """Guesses at one identifier of one login method since its last success (see idp/attempts.py).
+    The key is an HMAC of "method:identifier", so unknown identifiers count like real ones."""
+
+    __tablename__ = "attempts"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    count: Mapped[int] = mapped_column(Integer)
+    locked_until: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    last_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
 
 
 class Client(Base):

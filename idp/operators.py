@@ -12,13 +12,14 @@ import re
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import and_, func, select, update
+from sqlalchemy import and_, func, select
 from sqlalchemy.orm import Session
 
 from .accounts import PASSWORD, normalize_login, normalize_phone
+from .attempts import Attempts
 from .audit import audit
 from .errors import UserError
-from .models import Credential, Grant, LoginSession, Person, PersonState, utcnow
+from .models import Attempt, Credential, Grant, LoginSession, Person, PersonState, utcnow
 from .passwords import Passwords, password_problem
 from .sessions import end_person_sessions
 
@@ -82,26 +83,27 @@ def find_person(s: Session, ref: str) -> Person:
 
 
 # -- the password lockout ---------------------------------------------------------------------------
-# The lockout's counters live on the password Credential row today; these two functions are the
-# only place here that knows it.
-def lockout_of(s: Session, person: Person) -> dict[str, Any]:
-    """The person's password lockout: failures counted and until when logins wait."""
+# The counters live in idp/attempts.py, keyed by "password:<login>" (unknown logins are counted too).
+def lockout_of(s: Session, person: Person, attempts: Attempts) -> dict[str, Any]:
+    """The person's password lockout: guesses counted and until when logins wait."""
     cred = _password_credential(s, person)
-    until = cred.locked_until if cred is not None else None
-    return {"failed_attempts": cred.failed_attempts if cred is not None else 0, "locked_until": _iso(until),
+    row = s.get(Attempt, attempts.key(PASSWORD, cred.identifier)) if cred is not None else None
+    until = row.locked_until if row is not None else None
+    return {"failed_attempts": row.count if row is not None else 0, "locked_until": _iso(until),
             "locked": until is not None and until > utcnow()}
 
 
-def clear_lockout(s: Session, person: Person) -> bool:
-    """Forget the person's failed password attempts; True if a login was waiting."""
-    was_locked = lockout_of(s, person)["locked"]
-    s.execute(update(Credential).where(Credential.person_id == person.id, Credential.method == PASSWORD)
-              .values(failed_attempts=0, locked_until=None).execution_options(synchronize_session="fetch"))
+def clear_lockout(s: Session, person: Person, attempts: Attempts) -> bool:
+    """Forget the person's password guesses; True if a login was waiting."""
+    was_locked = bool(lockout_of(s, person, attempts)["locked"])
+    cred = _password_credential(s, person)
+    if cred is not None:
+        attempts.unlock(s, PASSWORD, cred.identifier)
     return was_locked
 
 
 # -- reading ------------------------------------------------------------------------------------
-def describe(s: Session, person: Person) -> dict[str, Any]:
+def describe(s: Session, person: Person, attempts: Attempts) -> dict[str, Any]:
     """Profile, state, credentials (never a secret or a hash), lockout, last login, live sessions and grants."""
     now = utcnow()
     live_sessions = s.scalar(select(func.count()).select_from(LoginSession).where(
@@ -124,16 +126,16 @@ def describe(s: Session, person: Person) -> dict[str, Any]:
             "identifier": c.identifier if c.method in (PASSWORD, "sms") else None,
             "created_at": _iso(c.created_at), "last_used_at": _iso(c.last_used_at),
         } for c in sorted(person.credentials, key=lambda c: c.id)],
-        "lockout": lockout_of(s, person),
+        "lockout": lockout_of(s, person, attempts),
         "live_sessions": live_sessions, "live_grants": live_grants,
     }
 
 
-def show(s: Session, ref: str, *, operator: str) -> dict[str, Any]:
+def show(s: Session, ref: str, *, attempts: Attempts, operator: str) -> dict[str, Any]:
     """One person's record, as `describe`; the look is audited (it shows personal data)."""
     person = find_person(s, ref)
     audit(s, "operator.viewed", person_id=person.id, detail={"operator": operator})
-    return describe(s, person)
+    return describe(s, person, attempts)
 
 
 def list_people(s: Session, *, operator: str, state: str | None = None, limit: int = 50) -> list[dict[str, Any]]:
@@ -177,16 +179,16 @@ def unblock(s: Session, ref: str, *, operator: str, reason: str | None = None) -
     return _result(person)
 
 
-def unlock(s: Session, ref: str, *, operator: str, reason: str | None = None) -> dict[str, Any]:
+def unlock(s: Session, ref: str, *, attempts: Attempts, operator: str, reason: str | None = None) -> dict[str, Any]:
     """End a password lockout now (the citizen proved who they are at the centre)."""
     person = _open_person(s, ref, reason)
-    was_locked = clear_lockout(s, person)
+    was_locked = clear_lockout(s, person, attempts)
     audit(s, "operator.unlocked", person_id=person.id, detail=_detail(operator, reason, was_locked=was_locked))
     return _result(person, was_locked=was_locked)
 
 
-def set_password(s: Session, ref: str, new_password: str, passwords: Passwords, *, operator: str,
-                 reason: str | None = None) -> dict[str, Any]:
+def set_password(s: Session, ref: str, new_password: str, passwords: Passwords, *, attempts: Attempts,
+                 operator: str, reason: str | None = None) -> dict[str, Any]:
     """Give a person a new password under the same rules as registration. Whoever knew the old one
     is logged out everywhere: every session ends and every portal grant is revoked."""
     person = _open_person(s, ref, reason)
@@ -197,7 +199,7 @@ def set_password(s: Session, ref: str, new_password: str, passwords: Passwords, 
     if problem:
         raise UserError(problem)
     cred.secret_hash = passwords.hash(new_password)
-    clear_lockout(s, person)
+    clear_lockout(s, person, attempts)
     ended, revoked = end_person_sessions(s, person.id, "operator_password")
     audit(s, "operator.password_set", person_id=person.id,
           detail=_detail(operator, reason, sessions=ended, grants=revoked))

@@ -1,7 +1,10 @@
 """Password hashing with Argon2id (argon2-cffi), at no less than OWASP's recommended strength."""
 from __future__ import annotations
 
+import string
 import unicodedata
+from functools import cache
+from importlib import resources
 
 from argon2 import PasswordHasher, Type
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -47,10 +50,28 @@ def normalize(password: str) -> str:
     return unicodedata.normalize("NFKC", password)
 
 
+@cache
+def common_passwords() -> frozenset[str]:
+    """The shipped list of the most common passwords (idp/common_passwords.txt: its first line says
+    where it comes from and under which licence), lower case."""
+    text = resources.files(__package__).joinpath("common_passwords.txt").read_text(encoding="utf-8")
+    return frozenset(line for line in text.splitlines() if line and not line.startswith("#"))
+
+
+def is_common(password: str) -> bool:
+    """True if *password*, NFKC-normalised and in lower case, is on the list, or is a listed word
+    with digits and symbols only around it ('Password1!', '2026dragon'): the first thing a
+    guesser tries after the list itself."""
+    p = normalize(password).lower()
+    core = p.strip(string.digits + string.punctuation + " ")
+    return p in common_passwords() or (len(core) >= 4 and core in common_passwords())
+
+
 def password_problem(password: str, login: str = "") -> str | None:
     """Why a new password is not acceptable (a message key), or None if it is fine.
 
-    NIST SP 800-63B: length matters, composition rules do not; refuse the obvious.
+    NIST SP 800-63B §3.1.1.2: length matters, composition rules do not; refuse values that are
+    commonly used or expected (the list above), and the obvious.
     """
     p = normalize(password)
     if len(p) < MIN_LENGTH:
@@ -61,4 +82,6 @@ def password_problem(password: str, login: str = "") -> str | None:
         return "password_contains_login"
     if len(set(p)) < 4:
         return "password_too_simple"
+    if is_common(p):
+        return "password_common"
     return None

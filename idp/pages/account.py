@@ -12,6 +12,7 @@ from ..context import dbs, services
 from ..endpoints.authorize import parked
 from ..clients import get_client
 from ..errors import UserError
+from ..limits import LOGIN_PER_IP, REGISTER_PER_IP, limiter
 from ..sessions import end_other_sessions, start_session
 
 bp = Blueprint("account", __name__)
@@ -29,6 +30,7 @@ def _login_context(rid: str | None) -> dict:
 
 
 @bp.route("/login", methods=["GET", "POST"])
+@limiter.limit(LOGIN_PER_IP, methods=["POST"])
 def login():
     rid = request.values.get("authz")
     ctx = _login_context(rid)
@@ -46,6 +48,7 @@ def login():
 
 
 @bp.route("/register", methods=["GET", "POST"])
+@limiter.limit(REGISTER_PER_IP, methods=["POST"])
 def register():
     rid = request.values.get("authz")
     ctx = _login_context(rid)

@@ -14,7 +14,7 @@ from idp.clients import add_client
 from idp.config import Settings
 from idp.context import Services
 from idp.demo import ensure_demo_client
-from idp_helpers import PASSWORD, Account, Browser, Portal
+from idp_helpers import PASSWORD, Account, Browser, CitizenClient, Portal
 
 _counter = itertools.count(1)
 
@@ -23,13 +23,15 @@ _counter = itertools.count(1)
 def settings(database_url, tmp_path_factory) -> Settings:
     instance = tmp_path_factory.mktemp("instance")
     return Settings(instance_path=instance, database_url=database_url, issuer="http://localhost",
-                    secret_key=secrets.token_hex(32).encode(), extra={"ratelimit": False})
+                    secret_key=secrets.token_hex(32).encode())
 
 
 @pytest.fixture(scope="session")
 def app(settings):
     app = create_app(settings, migrate=True)
     app.config["TESTING"] = True
+    # the rate limits stay on: each test client is a separate citizen with its own address
+    app.test_client_class = CitizenClient
     return app
 
 

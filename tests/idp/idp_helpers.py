@@ -1,13 +1,18 @@
-"""Helpers for the IdP tests: the test password, portal and account records, PKCE, and a
-browser-like client that walks the login and consent pages with Flask's test client."""
+"""Helpers for the IdP tests: the test password, portal and account records, PKCE, a
+browser-like client that walks the login and consent pages with Flask's test client, and
+separate client addresses so that the per-IP rate limits stay on in every test."""
 from __future__ import annotations
 
 import base64
 import hashlib
+import http.client
+import itertools
 import re
 import secrets
 from dataclasses import dataclass
 from urllib.parse import parse_qs, urlencode, urlsplit
+
+from flask.testing import FlaskClient
 
 PASSWORD = "correct horse battery"
 
@@ -42,6 +47,83 @@ def csrf_from(html: str) -> str:
 
 def query_of(location: str) -> dict[str, str]:
     return {k: v[0] for k, v in parse_qs(urlsplit(location).query).items()}
+
+
+# -- client addresses: separate citizens come from separate addresses ---------------------------
+
+# loopback addresses 127.x.y.z (x >= 1, so never 127.0.0.1), random per run: a real TCP client can
+# bind them as its source, and a Redis shared between runs never sees one run's counters in another
+_addresses = itertools.count(secrets.randbelow(200) * 65536 + 65536 + 1)
+
+
+def new_address() -> str:
+    """A client address no other test client of this run has used."""
+    n = next(_addresses)
+    if n % 256 in (0, 255):
+        n = next(_addresses)
+    return f"127.{n >> 16 & 255}.{n >> 8 & 255}.{n & 255}"
+
+
+class CitizenClient(FlaskClient):
+    """A test client with its own client address (REMOTE_ADDR), as a separate citizen has."""
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.address = new_address()
+        self.environ_base["REMOTE_ADDR"] = self.address
+
+
+class HttpCitizen:
+    """A person's browser over real HTTP from its own loopback address (the socket's source
+    address), keeping the session cookie; enough of a browser to fill the account forms."""
+
+    def __init__(self, base_url: str, address: str | None = None) -> None:
+        parts = urlsplit(base_url)
+        self.host, self.port = parts.hostname, parts.port
+        self.address = address or new_address()
+        self.cookies: dict[str, str] = {}
+
+    def connect(self) -> http.client.HTTPConnection:
+        """An open connection from this citizen's address (to send a request on later)."""
+        conn = http.client.HTTPConnection(self.host, self.port, timeout=60, source_address=(self.address, 0))
+        conn.connect()
+        return conn
+
+    def request(self, method: str, path: str, form: dict | None = None,
+                conn: http.client.HTTPConnection | None = None) -> tuple[int, dict[str, str], str]:
+        """Send one request (on *conn* if given, else on a new connection) and read the answer."""
+        conn = conn or self.connect()
+        headers = {"Cookie": "; ".join(f"{k}={v}" for k, v in self.cookies.items())} if self.cookies else {}
+        body = None
+        if form is not None:
+            body = urlencode(form)
+            headers["Content-Type"] = "application/x-www-form-urlencoded"
+        try:
+            conn.request(method, path, body=body, headers=headers)
+            resp = conn.getresponse()
+            text = resp.read().decode()
+            for value in resp.headers.get_all("Set-Cookie") or []:
+                name, _, rest = value.partition("=")
+                self.cookies[name] = rest.split(";", 1)[0]
+            return resp.status, {k.lower(): v for k, v in resp.getheaders()}, text
+        finally:
+            conn.close()
+
+    def csrf(self, path: str = "/login?lang=en") -> str:
+        status, _, text = self.request("GET", path)
+        assert status == 200, (status, text[:300])
+        return csrf_from(text)
+
+    def post_login(self, login: str, password: str, csrf: str | None = None,
+                   conn: http.client.HTTPConnection | None = None) -> tuple[int, dict[str, str], str]:
+        return self.request("POST", "/login?lang=en", {"csrf_token": csrf or self.csrf(), "login": login,
+                                                       "password": password}, conn)
+
+
+def error_key(html_text: str) -> str | None:
+    """The message key a page shows (its data-error attribute), or None."""
+    m = re.search(r'data-error="([^"]+)"', html_text)
+    return m.group(1) if m else None
 
 
 class Browser:
