@@ -198,7 +198,7 @@ def test_close_is_final_and_asks_to_be_sure(run, citizen, svc, browser, portal):
     assert out.returncode == 0, out.stderr
     assert json.loads(out.stdout)["state"] == "closed"
     assert _state(svc, citizen.public_id) == "closed" and not _logged_in(browser)
-    assert _can_log_in(svc, citizen.login, PASSWORD) == "account_closed"
+    assert _can_log_in(svc, citizen.login, PASSWORD) == "login_failed"  # a closed account answers like a wrong password
     _refused(run("users", "close", citizen.login, "--yes"), "already closed")
     for command in ("block", "unblock", "unlock", "set-password"):
         _refused(run("users", command, citizen.login, stdin="another long password\n"), "closed")

@@ -89,7 +89,7 @@ def test_gunicorn_with_the_logger_class_escapes_request_line_agent_and_referer(t
     """Any WSGI deployment: `gunicorn --logger-class idp.logs.GunicornLogger`, here with an access-log
     format that carries the raw request line, the user agent and the referer."""
     env = _env(tmp_path)
-    upgrade = subprocess.run([str(BIN / "yagona"), "db", "upgrade"], env=env, capture_output=True, text=True,
+    upgrade = subprocess.run([str(BIN / "yagona"), "init"], env=env, capture_output=True, text=True,
                              timeout=120)
     assert upgrade.returncode == 0, upgrade.stderr
     port = _free_port()

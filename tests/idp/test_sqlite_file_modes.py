@@ -73,10 +73,10 @@ def test_in_memory_database_still_works():
 
 
 def test_the_file_the_first_start_makes_in_the_instance_folder_is_0600(tmp_path):
-    """`yagona db upgrade` (what `yagona serve` runs first) on a fresh instance folder."""
+    """`yagona init` (what `yagona serve` does first) on a fresh instance folder."""
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "YAGONA_SECRET_KEY"}}
     env["YAGONA_INSTANCE"] = str(tmp_path / "inst")
-    out = subprocess.run([YAGONA, "db", "upgrade"], env=env, capture_output=True, text=True, timeout=120,
+    out = subprocess.run([YAGONA, "init"], env=env, capture_output=True, text=True, timeout=120,
                          umask=0o022)
     assert out.returncode == 0, out.stderr
     db = tmp_path / "inst" / "yagona.db"
