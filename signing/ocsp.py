@@ -140,7 +140,8 @@ def respond(
             + extensions
         ))
         alg = algorithms.for_key(responder.signer_key)
-        signature_algorithm = der_mod.tlv(0x30, core.ObjectIdentifier(alg.signature_oid).dump() + (alg.signature_parameters or b""))
+        signature_algorithm = der_mod.tlv(
+            0x30, core.ObjectIdentifier(alg.signature_oid).dump() + (alg.signature_parameters or b""))
         certs = b""
         if responder.signer_certificate is not None:  # a delegated responder sends its certificate
             certs = der_mod.tlv(0xA0, der_mod.tlv(0x30, signer.public_bytes(serialization.Encoding.DER)))
@@ -221,4 +222,5 @@ def _public_key_bits(cert: x509.Certificate) -> bytes:
     spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # drop the unused-bits byte
+    bits: bytes = a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # drop the unused-bits byte
+    return bits
