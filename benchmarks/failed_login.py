@@ -85,7 +85,7 @@ def main() -> int:
 
         locked = {"real": [], "unknown": []}
         targets = {"real": real[-1], "unknown": unknown[-1]}
-        for kind, login in targets.items():  # lock one of each: the threshold's failures
+        for login in targets.values():  # lock one of each: the threshold's failures
             while post_login(app, login, "wrong password")[1] != "account_locked":
                 pass
         for _ in range(args.samples):

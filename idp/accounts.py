@@ -106,7 +106,7 @@ class Accounts:
         cred = s.scalar(select(Credential).where(Credential.method == PASSWORD, Credential.identifier == login))
         ok = self.passwords.verify(cred.secret_hash if cred else None, password or "")
         person = cred.person if cred is not None and ok else None
-        if person is None or person.state != PersonState.ACTIVE:
+        if cred is None or person is None or person.state != PersonState.ACTIVE:  # (no cred: no person)
             detail = {"method": PASSWORD, **({"state": person.state} if person else {})}
             audit(s, "login.failed", person_id=cred.person_id if cred else None, detail=detail)
             s.commit()

@@ -22,9 +22,11 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import case, delete, null, or_, select
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .config import Settings
+from .db import rowcount
 from .errors import UserError
 from .models import Attempt, utcnow
 
@@ -72,18 +74,21 @@ class Attempts:
         locked_until = case((new_count < threshold, null()), *grows,
                             else_=now + dt.timedelta(seconds=self.settings.lockout_max))
         first = self.wait(1)
-        insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
+        engine = s.get_bind()
+        if not isinstance(engine, Engine):  # as idp.db makes every session: the guess needs its own connection
+            raise TypeError("Attempts.reserve needs a session bound to an Engine, not to one connection")
+        insert = postgresql.insert if engine.dialect.name == "postgresql" else sqlite.insert
         stmt = insert(Attempt).values(key=key, count=1, last_at=now, locked_until=now + first if first else None)
-        stmt = stmt.on_conflict_do_update(
+        upsert = stmt.on_conflict_do_update(
             index_elements=[Attempt.key],
             set_={"count": new_count, "last_at": now, "locked_until": locked_until},
             where=or_(Attempt.locked_until.is_(None), Attempt.locked_until <= now),
         ).returning(Attempt.count)
-        with s.get_bind().begin() as conn:
-            count = conn.execute(stmt).scalar()
+        with engine.begin() as conn:
+            count = conn.execute(upsert).scalar()
         if count is None:  # waiting: the row was left as it was
-            locked_until = s.scalar(select(Attempt.locked_until).where(Attempt.key == key)) or now
-            minutes = max(1, int((locked_until - now).total_seconds() + 59) // 60)
+            until = s.scalar(select(Attempt.locked_until).where(Attempt.key == key)) or now
+            minutes = max(1, int((until - now).total_seconds() + 59) // 60)
             raise UserError("account_locked", minutes=minutes)
         return Reservation(key, count)
 
@@ -108,4 +113,4 @@ def prune(s: Session, now: dt.datetime | None = None) -> int:
     """Delete the counters already forgotten (untouched for FORGET_AFTER); return how many. Guesses at
     logins that do not exist leave rows too, so `yagona db prune` should call this daily."""
     cutoff = (now or utcnow()) - FORGET_AFTER
-    return s.execute(delete(Attempt).where(Attempt.last_at < cutoff)).rowcount
+    return rowcount(s.execute(delete(Attempt).where(Attempt.last_at < cutoff)))

@@ -16,7 +16,7 @@ import click
 
 from keystore import pfx
 from keystore.errors import KeystoreError
-from signing.imzo.keys import password_stdin_option, read_password
+from signing.imzo.common import password_stdin_option, read_password
 
 from .ca_service import KEY_FILES, CAServiceError, ca_folder, install_keys
 from .config import load_settings
@@ -55,5 +55,6 @@ def install(ocsp_file: Path | None, tsa_file: Path | None, password_stdin: bool)
         raise click.ClickException(str(exc)) from None
     folder = ca_folder(settings)
     for kind, (_key, cert, _chain) in keys.items():
-        click.echo(f"{kind.upper()} key (certificate {cert.serial_number:x}, valid to {cert.not_valid_after_utc:%Y-%m-%d}) "
-                   f"installed as {folder / KEY_FILES[kind]}; restart the service to use it", err=True)
+        click.echo(f"{kind.upper()} key (certificate {cert.serial_number:x}, "
+                   f"valid to {cert.not_valid_after_utc:%Y-%m-%d}) installed as {folder / KEY_FILES[kind]}; "
+                   "restart the service to use it", err=True)

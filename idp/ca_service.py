@@ -169,7 +169,8 @@ def ensure_development_ca(settings: Settings, *, kdf_rounds: int = pfx.KDF_ROUND
     if made:
         base = settings.issuer + ca_http.PREFIX
         authority = CertificateAuthority.create(
-            folder, password, "Yagona Development CA", ocsp_url=f"{base}/ocsp", crl_url=f"{base}/crl", kdf_rounds=kdf_rounds
+            folder, password, "Yagona Development CA", ocsp_url=f"{base}/ocsp", crl_url=f"{base}/crl",
+            kdf_rounds=kdf_rounds,
         )
     for kind, name in KEY_FILES.items():
         if not (folder / name).is_file():

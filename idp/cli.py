@@ -44,8 +44,8 @@ def _db(settings: Settings) -> Database:
     try:
         db.upgrade()
     except Exception as exc:  # an unreachable or wrong database: say so in one line
-        raise click.ClickException(f"cannot open the database {_redact(settings.database_url)}: {exc.__class__.__name__}: "
-                                   f"{str(exc).splitlines()[0]}") from None
+        raise click.ClickException(f"cannot open the database {_redact(settings.database_url)}: "
+                                   f"{exc.__class__.__name__}: {str(exc).splitlines()[0]}") from None
     return db
 
 

@@ -132,8 +132,8 @@ def callback():
     if not pending or not hmac.compare_digest(pending["state"].encode(), request.args.get("state", "").encode()):
         return render_template("error.html", error="invalid_request", description="demo: state mismatch"), 400
     if "error" in request.args:
-        return render_template("error.html", error="invalid_request",
-                               description=f"demo: {request.args['error']}: {request.args.get('error_description')}"), 400
+        description = f"demo: {request.args['error']}: {request.args.get('error_description')}"
+        return render_template("error.html", error="invalid_request", description=description), 400
     tokens = requests.post(f"{iss}/token", timeout=10, auth=(info["client_id"], info["client_secret"]), data={
         "grant_type": "authorization_code", "code": request.args.get("code", ""),
         "redirect_uri": info["redirect_uri"], "code_verifier": pending["verifier"]}).json()

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterable
 from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server as _wsgi_make_server
+from wsgiref.types import StartResponse, WSGIApplication, WSGIEnvironment
 
 from cryptography.x509 import ocsp
 
@@ -189,11 +190,11 @@ class RateLimiter:
             return self._counts[key] <= self.per_minute[kind]
 
 
-def wsgi_app(services: CAServices, limiter: RateLimiter | None = None) -> Callable:
+def wsgi_app(services: CAServices, limiter: RateLimiter | None = None) -> WSGIApplication:
     """A WSGI application serving *services* under PREFIX, with body caps and per-IP limits."""
     limiter = limiter or RateLimiter()
 
-    def app(environ: dict, start_response: Callable) -> Iterable[bytes]:
+    def app(environ: WSGIEnvironment, start_response: StartResponse) -> Iterable[bytes]:
         method = environ.get("REQUEST_METHOD", "GET")
         found = services.route(method, environ.get("PATH_INFO", ""))
         kind = None
@@ -215,7 +216,8 @@ def wsgi_app(services: CAServices, limiter: RateLimiter | None = None) -> Callab
     return app
 
 
-def _call(services: CAServices, kind: str, handler: Callable[..., Answer], method: str, environ: dict) -> Answer:
+def _call(services: CAServices, kind: str, handler: Callable[..., Answer], method: str,
+          environ: WSGIEnvironment) -> Answer:
     body = b""
     if method == "POST":
         try:

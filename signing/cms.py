@@ -15,7 +15,7 @@ import functools
 import hashlib
 import os
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterable
@@ -53,7 +53,8 @@ class ContentMismatch(SigningError):
 
 @functools.lru_cache(maxsize=256)
 def _oid(dotted: str) -> bytes:
-    return a_core.ObjectIdentifier(dotted).dump()
+    encoded: bytes = a_core.ObjectIdentifier(dotted).dump()
+    return encoded
 
 
 _DIGEST_OIDS = {name: oids.DIGESTS[name] for name in oids.SIGNING_DIGESTS}
@@ -82,18 +83,27 @@ def _attribute(type_oid_der: bytes, value_der: bytes) -> bytes:
     return der.tlv(0x30, type_oid_der + der.tlv(0x31, value_der))
 
 
-@dataclass
+@dataclass(init=False)
 class Signer:
     """A private key with its certificate (and chain), plus the DER that never changes between signatures."""
 
     key: PrivateKeyTypes
     certificate: x509.Certificate
-    chain: list[x509.Certificate] = field(default_factory=list)
-    algorithm: Algorithm | None = None
+    chain: list[x509.Certificate]
+    algorithm: Algorithm  #: the key's (`algorithms.for_key`) unless given
 
-    def __post_init__(self) -> None:
-        if self.algorithm is None:
-            self.algorithm = algorithms.for_key(self.key)
+    def __init__(
+        self,
+        key: PrivateKeyTypes,
+        certificate: x509.Certificate,
+        chain: list[x509.Certificate] | None = None,
+        algorithm: Algorithm | None = None,
+    ) -> None:
+        # written out rather than generated so that `algorithm` is optional here yet always set after
+        self.key = key
+        self.certificate = certificate
+        self.chain = [] if chain is None else chain
+        self.algorithm = algorithms.for_key(key) if algorithm is None else algorithm
         pub = self.certificate.public_key()
         raw = serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
         if self.key.public_key().public_bytes(*raw) != pub.public_bytes(*raw):
@@ -132,7 +142,7 @@ class Signer:
         # constant pieces of every signature this signer makes
         self._si_prefix = b"\x02\x01\x01" + self.sid_der + self.digest_algorithm_der
         self._time_attr: tuple[int, bytes] = (-1, b"")
-        self._order: dict[tuple, tuple[int, ...]] = {}
+        self._order: dict[tuple[str, int, int], tuple[int, ...]] = {}
         self.digest_algorithms_set_der: bytes = der.tlv(0x31, self.digest_algorithm_der)
         self.certificates_block_der: bytes = der.tlv(0xA0, b"".join(self.certificates_der))
 
@@ -276,9 +286,9 @@ def sign_stream(
 
 
 def sign_file(
-    path: str | os.PathLike,
+    path: str | os.PathLike[str],
     signer: Signer,
-    out: str | os.PathLike,
+    out: str | os.PathLike[str],
     *,
     detached: bool = False,
     signing_time: datetime | None = None,
@@ -329,7 +339,7 @@ def sign_file(
     return write_atomically(out, body)
 
 
-def write_atomically(out: str | os.PathLike, writer: Callable[[BinaryIO], None], mode: int = 0o644) -> int:
+def write_atomically(out: str | os.PathLike[str], writer: Callable[[BinaryIO], None], mode: int = 0o644) -> int:
     """Write through *writer* to a temporary file beside *out*, then rename; nothing is left on failure.
 
     Signatures are public, so the file gets *mode* (0644) rather than mkstemp's private 0600.

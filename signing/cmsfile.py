@@ -13,7 +13,7 @@ Text forms (PEM, base64) cannot be read in place; they are decoded whole under `
 from __future__ import annotations
 
 import io
-from typing import BinaryIO
+from typing import Protocol
 
 from . import der, encoding
 from .der import MalformedSignature
@@ -29,6 +29,21 @@ _SIGNED_DATA_OID = der.tlv(0x06, bytes.fromhex("2a864886f70d010702"))
 _EOC = b"\x00\x00"
 
 
+class BinaryFile(Protocol):
+    """An open, seekable binary file: what `open(path, "rb")` and `io.BytesIO` return.
+
+    (`typing.BinaryIO` would do but for `readinto`, which files have and it does not declare.)
+    """
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+    def readinto(self, buffer: bytearray | memoryview, /) -> int | None: ...
+
+    def seek(self, offset: int, whence: int = io.SEEK_SET, /) -> int: ...
+
+    def tell(self) -> int: ...
+
+
 class EmbeddedContent(io.RawIOBase):
     """The document inside an attached signature file, read from the file piece by piece.
 
@@ -36,7 +51,7 @@ class EmbeddedContent(io.RawIOBase):
     size. The file must stay open (and unchanged) while this is used.
     """
 
-    def __init__(self, f: BinaryIO, start: int, size: int, chunked_end: int | None) -> None:
+    def __init__(self, f: BinaryFile, start: int, size: int, chunked_end: int | None) -> None:
         """*start*: the first content byte (primitive) or the first piece's header (chunked).
 
         *chunked_end* is None for one primitive string, else the offset where the pieces end (-1 when
@@ -70,6 +85,10 @@ class EmbeddedContent(io.RawIOBase):
             self._next = self._start  # file offset of the next piece header (chunked) or byte (primitive)
         return self._pos
 
+    def read(self, size: int = -1, /) -> bytes:
+        """RawIOBase's read, which says `bytes | None`: None only comes from a non-blocking readinto."""
+        return super().read(size) or b""
+
     def readinto(self, buffer: bytearray | memoryview) -> int:  # type: ignore[override]
         view = memoryview(buffer).cast("B")
         done = 0
@@ -94,13 +113,15 @@ class EmbeddedContent(io.RawIOBase):
         return done
 
     def _open_piece(self) -> None:
+        if self._next is None:  # only after seek(0, SEEK_END), when nothing is left to read
+            raise MalformedSignature("the signature file changed while it was being read")
         tag, body, length = _header(self._f, self._next, None)
         if tag != 0x04 or length is None:
             raise MalformedSignature("the signature file changed while it was being read")
         self._piece_at, self._piece_left, self._next = body, length, body + length
 
 
-def read(f: BinaryIO, *, max_bytes: int = der.MAX_BYTES, max_depth: int = der.MAX_DEPTH
+def read(f: BinaryFile, *, max_bytes: int = der.MAX_BYTES, max_depth: int = der.MAX_DEPTH
          ) -> tuple[der.SignedDataView, bytes | EmbeddedContent | None]:
     """(the SignedData, its content) of the signature in the seekable binary file *f*.
 
@@ -122,7 +143,7 @@ def read(f: BinaryIO, *, max_bytes: int = der.MAX_BYTES, max_depth: int = der.MA
     return _Walk(f, size, max_bytes).run(max_depth)
 
 
-def _header(f: BinaryIO, pos: int, end: int | None) -> tuple[int, int, int | None]:
+def _header(f: BinaryFile, pos: int, end: int | None) -> tuple[int, int, int | None]:
     """(tag, offset of the body, body length or None when indefinite) of the value at *pos*."""
     f.seek(pos)
     head = f.read(10)
@@ -152,7 +173,7 @@ def _header(f: BinaryIO, pos: int, end: int | None) -> tuple[int, int, int | Non
 class _Walk:
     """One pass over the file's structure; keeps the small parts, finds the content."""
 
-    def __init__(self, f: BinaryIO, size: int, max_bytes: int) -> None:
+    def __init__(self, f: BinaryFile, size: int, max_bytes: int) -> None:
         self.f, self.size, self.budget = f, size, max_bytes
 
     def _at_eoc(self, pos: int) -> bool:
@@ -253,9 +274,9 @@ class _Walk:
     def _content(self, pos: int, limit: int) -> tuple[EmbeddedContent, int]:
         body, explicit_end = self._container(pos, limit, 0xA0, "eContent")
         tag, start, length = _header(self.f, body, explicit_end or limit)
-        if tag == 0x04:  # one DER OCTET STRING, as `imzo sign` writes it
-            content = EmbeddedContent(self.f, start, length, None)  # type: ignore[arg-type]
-            pos = start + length  # type: ignore[operator]
+        if tag == 0x04 and length is not None:  # one DER OCTET STRING, as `imzo sign` writes it (never indefinite)
+            content = EmbeddedContent(self.f, start, length, None)
+            pos = start + length
         elif tag == 0x24:  # BER pieces, as `openssl cms -stream` writes them
             pos, total, pieces = start, 0, 0
             stop = None if length is None else start + length

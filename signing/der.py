@@ -93,7 +93,8 @@ def check(blob: bytes, *, max_bytes: int = MAX_BYTES, max_depth: int = MAX_DEPTH
                 limit = e
                 break
         if pos >= limit:
-            raise MalformedSignature(f"{what} is truncated or inconsistent at byte {pos}: a value overruns its container")
+            raise MalformedSignature(
+                f"{what} is truncated or inconsistent at byte {pos}: a value overruns its container")
         elements += 1
         if elements > MAX_ELEMENTS:
             raise MalformedSignature(f"{what} has more than {MAX_ELEMENTS} values; refused")
@@ -182,7 +183,7 @@ def _hdr(buf: bytes, pos: int, end: int) -> tuple[int, int, int]:
 
 def _children(buf: bytes, start: int, end: int, limit: int = MAX_CHILDREN) -> list[tuple[int, int, int, int]]:
     """[(tag, header start, content start, content end)] of the values between start and end (at most *limit*)."""
-    out = []
+    out: list[tuple[int, int, int, int]] = []
     append = out.append
     pos = start
     while pos < end:
@@ -203,7 +204,8 @@ def _children(buf: bytes, start: int, end: int, limit: int = MAX_CHILDREN) -> li
             p += k
         e = p + n
         if e > end:
-            raise MalformedSignature(f"signature is truncated: a value at byte {pos} claims {n} bytes, {end - p} remain")
+            raise MalformedSignature(
+                f"signature is truncated: a value at byte {pos} claims {n} bytes, {end - p} remain")
         if tag & 0x1F == 0x1F:
             raise MalformedSignature(f"unexpected high-number tag at byte {pos}")
         append((tag, pos, p, e))
@@ -496,6 +498,8 @@ def _read_time(value: bytes) -> "datetime":
         from asn1crypto import core as a_core
 
         loaded = (a_core.UTCTime if tag == 0x17 else a_core.GeneralizedTime).load(value).native
+        if not isinstance(loaded, datetime):  # asn1crypto's extended_datetime: the year 0, which datetime lacks
+            raise ValueError(f"year 0 is out of range ({type(loaded).__name__})")
         return loaded.astimezone(timezone.utc)
     except Exception as exc:  # noqa: BLE001
         raise MalformedSignature(f"unreadable time value: {exc}") from None

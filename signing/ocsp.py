@@ -20,7 +20,7 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric.types import CertificateIssuerPrivateKeyTypes
 from cryptography.x509 import ocsp
 
-from . import algorithms, der as der_mod
+from . import algorithms, der as der_mod, oids
 
 log = logging.getLogger(__name__)
 
@@ -31,8 +31,8 @@ MAX_NONCE_BYTES = 128  # RFC 8954 asks for 1..32; we echo up to this and refuse 
 MAX_CERTS_PER_REQUEST = 20
 #: How long a relying party may cache one of our answers.
 RESPONSE_LIFETIME = timedelta(hours=1)
-_BASIC_OID = core.ObjectIdentifier("1.3.6.1.5.5.7.48.1.1").dump()  # id-pkix-ocsp-basic
-_NONCE_OID = core.ObjectIdentifier("1.3.6.1.5.5.7.48.1.2").dump()  # id-pkix-ocsp-nonce
+_BASIC_OID = core.ObjectIdentifier(oids.OCSP_BASIC).dump()
+_NONCE_OID = core.ObjectIdentifier(oids.OCSP_NONCE).dump()
 #: CRLReason codes (RFC 5280 §5.3.1)
 _REASON_CODES = {
     x509.ReasonFlags.unspecified: 0, x509.ReasonFlags.key_compromise: 1, x509.ReasonFlags.ca_compromise: 2,
@@ -140,7 +140,8 @@ def respond(
             + extensions
         ))
         alg = algorithms.for_key(responder.signer_key)
-        signature_algorithm = der_mod.tlv(0x30, core.ObjectIdentifier(alg.signature_oid).dump() + (alg.signature_parameters or b""))
+        signature_algorithm = der_mod.tlv(
+            0x30, core.ObjectIdentifier(alg.signature_oid).dump() + (alg.signature_parameters or b""))
         certs = b""
         if responder.signer_certificate is not None:  # a delegated responder sends its certificate
             certs = der_mod.tlv(0xA0, der_mod.tlv(0x30, signer.public_bytes(serialization.Encoding.DER)))
@@ -221,4 +222,5 @@ def _public_key_bits(cert: x509.Certificate) -> bytes:
     spki = cert.public_key().public_bytes(
         serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo
     )
-    return a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # drop the unused-bits byte
+    bits: bytes = a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]  # drop the unused-bits byte
+    return bits

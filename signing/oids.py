@@ -30,6 +30,10 @@ ATTR_SIGNING_CERT = "1.2.840.113549.1.9.16.2.12"  #: ESS signing-certificate (v1
 ATTR_SIGNING_CERT_V2 = "1.2.840.113549.1.9.16.2.47"  #: ESS signing-certificate-v2 (RFC 5035)
 ATTR_SIGNATURE_TIMESTAMP = "1.2.840.113549.1.9.16.2.14"  #: id-aa-signatureTimeStampToken
 
+# --- OCSP (RFC 6960, RFC 8954) -------------------------------------------------------------------------
+OCSP_BASIC = "1.3.6.1.5.5.7.48.1.1"  #: id-pkix-ocsp-basic, the response type we answer with
+OCSP_NONCE = "1.3.6.1.5.5.7.48.1.2"  #: id-pkix-ocsp-nonce
+
 # --- digests and signature algorithms ------------------------------------------------------------------
 #: Digest OIDs by name; the first three are the ones we sign with (RFC 5754)
 DIGESTS = {

@@ -110,11 +110,16 @@ class CertInfo:
         e = by_oid.get(ExtensionOID.AUTHORITY_KEY_IDENTIFIER)
         self.aki = e.value.key_identifier if e else None
         e = by_oid.get(ExtensionOID.BASIC_CONSTRAINTS)
+        self.is_ca: bool
+        self.path_length: int | None
+        self.bc_critical: bool
         self.is_ca, self.path_length, self.bc_critical = (e.value.ca, e.value.path_length, e.critical) if e \
             else (False, None, False)
         e = by_oid.get(ExtensionOID.KEY_USAGE)
         self.key_usage = e.value if e else None
         e = by_oid.get(ExtensionOID.EXTENDED_KEY_USAGE)
+        self.eku: set[x509.ObjectIdentifier] | None
+        self.eku_critical: bool
         self.eku, self.eku_critical = (set(e.value), e.critical) if e else (None, False)
         e = by_oid.get(ExtensionOID.SUBJECT_ALTERNATIVE_NAME)
         self.names: list[x509.GeneralName] = list(e.value) if e else []
@@ -416,14 +421,14 @@ def _email_within(addr: str, base: str) -> bool:
     return host.lower() == base.lower()  # every mailbox on that one host
 
 
-def _rdn_key(rdn: x509.RelativeDistinguishedName) -> frozenset:
+def _rdn_key(rdn: x509.RelativeDistinguishedName) -> frozenset[tuple[x509.ObjectIdentifier, str]]:
     """RFC 4518-ish comparison: case and inner whitespace do not matter."""
     return frozenset((a.oid, " ".join(str(a.value).casefold().split())) for a in rdn)
 
 
 def _dn_within(name: x509.Name, base: x509.Name) -> bool:
     n, b = list(name.rdns), list(base.rdns)
-    return len(b) <= len(n) and all(_rdn_key(x) == _rdn_key(y) for x, y in zip(n, b))
+    return len(b) <= len(n) and all(_rdn_key(x) == _rdn_key(y) for x, y in zip(n, b, strict=False))
 
 
 def _within(name: x509.GeneralName, base: x509.GeneralName) -> bool:

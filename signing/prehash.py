@@ -30,7 +30,7 @@ PROGRESS_EVERY = 64 << 20
 class PendingDigest:
     """A file's digest being computed by a child process; `result()` waits for it."""
 
-    def __init__(self, path: str | os.PathLike, digest_name: str) -> None:
+    def __init__(self, path: str | os.PathLike[str], digest_name: str) -> None:
         self.path, self.digest_name = os.fspath(path), digest_name
         hashlib.new(digest_name)  # an unknown name fails here, not in the child
         self._pid = 0
@@ -87,7 +87,7 @@ class PendingDigest:
         self.cancel()
 
 
-def file_digest(path: str | os.PathLike, digest_name: str, progress: Callable[[int], None] | None = None) -> bytes:
+def file_digest(path: str | os.PathLike[str], digest_name: str, progress: Callable[[int], None] | None = None) -> bytes:
     """Hash a file in constant memory, reporting bytes read to *progress*."""
     h = hashlib.new(digest_name)
     buf = bytearray(CHUNK)

@@ -173,7 +173,8 @@ class PathReport:
         return self
 
     def to_dict(self) -> dict[str, Any]:
-        return _plain(asdict(self))
+        plain: dict[str, Any] = _plain(asdict(self))
+        return plain
 
 
 @dataclass

@@ -36,7 +36,7 @@ MAX_RESPONSE_BYTES = 1 << 20
 ACCEPTED_HASHES = {"sha256": 32, "sha384": 48, "sha512": 64}
 
 
-class _TimeStampResp(core.Sequence):
+class _TimeStampResp(core.Sequence):  # type: ignore[misc]  # asn1crypto ships no type information
     """TimeStampResp as RFC 3161 defines it: asn1crypto's omits OPTIONAL on the token."""
 
     _fields = [("status", tsp.PKIStatusInfo), ("time_stamp_token", cms.ContentInfo, {"optional": True})]
@@ -132,7 +132,8 @@ class TimestampAuthority:
         try:
             req = _parse_request(request_der, self.policy_oid)
             token = self._token(req, now or datetime.now(timezone.utc))
-            return _TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+            granted: bytes = _TimeStampResp({"status": {"status": "granted"}, "time_stamp_token": token}).dump()
+            return granted
         except _Rejection as rej:
             return _rejection(rej.failure, rej.text)
         except Exception:  # a bug or a key failure; the client gets systemFailure, not a hang
@@ -155,7 +156,8 @@ class TimestampAuthority:
         digest_name = self._alg.digest_name
         signed_attrs = cms.CMSAttributes([
             {"type": "content_type", "values": ["tst_info"]},
-            {"type": "signing_time", "values": [cms.Time(name="utc_time", value=now.astimezone(timezone.utc).replace(microsecond=0))]},
+            {"type": "signing_time",
+             "values": [cms.Time(name="utc_time", value=now.astimezone(timezone.utc).replace(microsecond=0))]},
             {"type": "message_digest", "values": [hashlib.new(digest_name, tst_der).digest()]},
             {
                 "type": "signing_certificate_v2",
@@ -197,7 +199,8 @@ def _parse_request(request_der: bytes, policy_oid: str) -> tsp.TimeStampReq:
     if not isinstance(request_der, (bytes, bytearray)) or not request_der:
         raise _Rejection("bad_data_format", "the request is empty")
     if len(request_der) > MAX_REQUEST_BYTES:
-        raise _Rejection("bad_data_format", f"the request is {len(request_der)} bytes; the limit is {MAX_REQUEST_BYTES}")
+        raise _Rejection("bad_data_format",
+                         f"the request is {len(request_der)} bytes; the limit is {MAX_REQUEST_BYTES}")
     try:
         der_mod.check(bytes(request_der), max_bytes=MAX_REQUEST_BYTES, what="the request")
     except der_mod.MalformedSignature as exc:  # before asn1crypto, which parses long OIDs in quadratic time
@@ -214,18 +217,21 @@ def _parse_request(request_der: bytes, policy_oid: str) -> tsp.TimeStampReq:
     if hash_name not in ACCEPTED_HASHES:
         raise _Rejection("bad_alg", f"hash {hash_name} is not accepted; use one of {', '.join(ACCEPTED_HASHES)}")
     if len(digest) != ACCEPTED_HASHES[hash_name]:
-        raise _Rejection("bad_data_format", f"a {hash_name} digest is {ACCEPTED_HASHES[hash_name]} bytes, got {len(digest)}")
+        raise _Rejection("bad_data_format",
+                         f"a {hash_name} digest is {ACCEPTED_HASHES[hash_name]} bytes, got {len(digest)}")
     if native["req_policy"] is not None and native["req_policy"] != policy_oid:
-        raise _Rejection("unaccepted_policy", f"policy {native['req_policy']} is not offered; this TSA uses {policy_oid}")
+        raise _Rejection("unaccepted_policy",
+                         f"policy {native['req_policy']} is not offered; this TSA uses {policy_oid}")
     if native["extensions"]:
         raise _Rejection("unaccepted_extensions", "request extensions are not supported")
     return req
 
 
 def _rejection(failure: str, text: str) -> bytes:
-    return _TimeStampResp({
+    rejection: bytes = _TimeStampResp({
         "status": {"status": "rejection", "status_string": [text], "fail_info": tsp.PKIFailureInfo({failure})}
     }).dump()
+    return rejection
 
 
 def _signature_algorithm(alg: algorithms.Algorithm) -> algos.SignedDigestAlgorithm:
@@ -242,12 +248,15 @@ def _der_length(n: int) -> bytes:
 
 
 # ===================================================================== client
-def build_request(digest: bytes, hash_name: str = "sha256", *, nonce: int | None = None, cert_req: bool = True) -> bytes:
+def build_request(
+    digest: bytes, hash_name: str = "sha256", *, nonce: int | None = None, cert_req: bool = True
+) -> bytes:
     """A DER TimeStampReq for *digest* (which must already be a *hash_name* digest)."""
     if hash_name not in ACCEPTED_HASHES:
         raise TimestampError(f"hash {hash_name!r} is not supported; use one of {', '.join(ACCEPTED_HASHES)}")
     if not isinstance(digest, (bytes, bytearray)) or len(digest) != ACCEPTED_HASHES[hash_name]:
-        raise TimestampError(f"a {hash_name} digest is {ACCEPTED_HASHES[hash_name]} bytes; pass the digest, not the data")
+        raise TimestampError(
+            f"a {hash_name} digest is {ACCEPTED_HASHES[hash_name]} bytes; pass the digest, not the data")
     req: dict[str, Any] = {
         "version": "v1",
         "message_imprint": {"hash_algorithm": {"algorithm": hash_name}, "hashed_message": bytes(digest)},
@@ -255,7 +264,8 @@ def build_request(digest: bytes, hash_name: str = "sha256", *, nonce: int | None
     }
     if nonce is not None:
         req["nonce"] = nonce
-    return tsp.TimeStampReq(req).dump()
+    request: bytes = tsp.TimeStampReq(req).dump()
+    return request
 
 
 def request_timestamp(
@@ -278,8 +288,8 @@ def request_timestamp(
     request_der = build_request(digest, hash_name, nonce=nonce)
     if authority is not None:
         response_der = authority.respond(request_der)
-    else:
-        response_der = _post(url, request_der, timeout)  # type: ignore[arg-type]
+    elif url is not None:  # always, given the check above
+        response_der = _post(url, request_der, timeout)
     token_der = parse_response(response_der)
     info = _check_token(token_der, digest, extra_certs=(), trust_roots=trust_roots)
     if info.nonce != nonce:
@@ -309,14 +319,15 @@ def parse_response(response_der: bytes) -> bytes:
     token = resp["time_stamp_token"]
     if isinstance(token, core.Void):
         raise TimestampError("the TSA granted the request but sent no token")
-    return token.dump()
+    token_der: bytes = token.dump()
+    return token_der
 
 
 def _post(url: str, body: bytes, timeout: float) -> bytes:
     req = urllib.request.Request(url, data=body, headers={"Content-Type": "application/timestamp-query"}, method="POST")
     try:
         with urllib.request.urlopen(req, timeout=timeout) as resp:  # noqa: S310 - the URL is the operator's TSA
-            data = resp.read(MAX_RESPONSE_BYTES + 1)
+            data: bytes = resp.read(MAX_RESPONSE_BYTES + 1)
     except urllib.error.HTTPError as exc:
         raise TimestampError(f"the TSA at {url} answered HTTP {exc.code}") from None
     except (urllib.error.URLError, OSError) as exc:
@@ -388,7 +399,8 @@ def _check_token_structure(
     if imprint["hashed_message"].native != bytes(digest):
         raise TimestampError("the token is over a different digest; it does not timestamp this data")
 
-    embedded = [x509.load_der_x509_certificate(c.chosen.dump()) for c in sd["certificates"] or [] if c.name == "certificate"]
+    embedded = [x509.load_der_x509_certificate(c.chosen.dump())
+                for c in sd["certificates"] or [] if c.name == "certificate"]
     pool = embedded + list(extra_certs) + list(trust_roots or [])
     signer = _find_signer(si, pool)
 
@@ -417,7 +429,8 @@ def _check_token_structure(
     try:
         alg.verify(public_key, si["signature"].native, _as_set(attrs))
     except InvalidSignature:
-        raise TimestampError("the TSA's signature does not verify; the token was altered or signed by another key") from None
+        raise TimestampError(
+            "the TSA's signature does not verify; the token was altered or signed by another key") from None
 
     gen_time = tst["gen_time"].native
     if not signer.not_valid_before_utc <= gen_time <= signer.not_valid_after_utc:
@@ -437,7 +450,7 @@ def _check_token_structure(
 
 def _as_set(attrs: cms.CMSAttributes) -> bytes:
     """The DER the signature covers: the attributes with a SET OF tag, not the [0] IMPLICIT one."""
-    der = attrs.dump()
+    der: bytes = attrs.dump()
     return b"\x31" + der[1:]
 
 
@@ -460,7 +473,7 @@ def _find_signer(si: cms.SignerInfo, pool: list[x509.Certificate]) -> x509.Certi
     raise TimestampError("the TSA certificate is neither in the token nor among the certificates given")
 
 
-def _check_signing_certificate(by_type: dict, signer: x509.Certificate) -> None:
+def _check_signing_certificate(by_type: dict[str, Any], signer: x509.Certificate) -> None:
     der = signer.public_bytes(serialization.Encoding.DER)
     if by_type.get("signing_certificate_v2") is not None:
         ids = by_type["signing_certificate_v2"][0]["certs"]

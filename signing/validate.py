@@ -15,17 +15,19 @@ import hashlib
 import hmac
 from dataclasses import dataclass
 from datetime import datetime, timedelta, timezone
-from typing import BinaryIO, Callable, Iterable, Sequence
+from typing import Callable, Iterable, Sequence, TypedDict
 
 from cryptography import x509
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric import dsa, ec, ed448, ed25519, padding, rsa
+from cryptography.hazmat.primitives.asymmetric.types import PublicKeyTypes
 from cryptography.x509 import ocsp
 from cryptography.x509.oid import ExtendedKeyUsageOID
 
 from . import algorithms, cmsfile, der, encoding, oids, path as paths
 from .cms import DATA, SIGNATURE_TIMESTAMP, TST_INFO, tst_info
+from .cmsfile import BinaryFile
 from .path import CertInfo, PathResult as _PathResult
 from .report import (
     Indication,
@@ -56,10 +58,25 @@ _MAX_CACHE = 100_000
 #: The same for caches any signature fills with certificates of its choosing (parsed certificates,
 #: issuer-signature checks, signing-certificate checks): ~7 kB an entry, so kept smaller
 _MAX_CERT_CACHE = 4096
+#: Keys that can sign a CRL (cryptography's CertificateIssuerPublicKeyTypes less ML-DSA, which no path here
+#: accepts: signing.path.key_problem): any other issuer key makes the CRL unusable
+_CRL_SIGNING_KEYS = (rsa.RSAPublicKey, ec.EllipticCurvePublicKey, ed25519.Ed25519PublicKey, ed448.Ed448PublicKey,
+                     dsa.DSAPublicKey)
 
 
 def _now() -> datetime:
     return datetime.now(timezone.utc)
+
+
+class _Attrs(TypedDict, total=False):
+    """What `_verify_core` learned from a signer's attributes."""
+
+    md: bytes  #: message-digest
+    ct: str  #: content-type
+    scv2: bytes  #: signing-certificate-v2 (DER of its value)
+    scv1: bytes  #: signing-certificate (DER of its value)
+    timestamp: bytes  #: the signature timestamp token (DER)
+    cades: bool  #: a signing-certificate attribute named the signer's certificate
 
 
 @dataclass
@@ -148,7 +165,8 @@ class Validator:
             del self._status[key]
 
     def validate(
-        self, signature: bytes | BinaryIO, content: bytes | BinaryIO | None = None, *, at: datetime | None = None
+        self, signature: bytes | BinaryFile, content: bytes | BinaryFile | None = None, *,
+        at: datetime | None = None
     ) -> ValidationReport:
         """One report for *signature* (DER, PEM or base64; attached, or detached with *content*), as of *at*.
 
@@ -159,21 +177,25 @@ class Validator:
         """
         now = at or _now()
         try:
-            if hasattr(signature, "readinto"):
-                sd, embedded = cmsfile.read(signature, max_bytes=self.max_bytes, max_depth=self.max_depth)
-            else:
+            embedded: bytes | BinaryFile | None
+            if isinstance(signature, (bytes, bytearray, memoryview)):
                 blob = encoding.signature_der(signature, max_bytes=self.max_bytes)
                 sd = der.read_signed_data(blob, max_bytes=self.max_bytes, max_depth=self.max_depth)
                 embedded = sd.content
+            elif hasattr(signature, "readinto"):
+                sd, embedded = cmsfile.read(signature, max_bytes=self.max_bytes, max_depth=self.max_depth)
+            else:  # what encoding.signature_der says of anything else
+                raise der.MalformedSignature(f"signature must be bytes, not {type(signature).__name__}")
             ctype = sd.content_type
             attached = embedded is not None
-            if attached and content is None:
-                content = embedded
-            elif attached and not _same_content(embedded, content):
-                # the signers may have signed the document passed, but what this signature carries (and
-                # what other tools show) is something else, signed by no one
-                return ValidationReport.format_failure(
-                    "the document passed differs from the one inside the attached signature", now)
+            if embedded is not None:
+                if content is None:
+                    content = embedded
+                elif not _same_content(embedded, content):
+                    # the signers may have signed the document passed, but what this signature carries (and
+                    # what other tools show) is something else, signed by no one
+                    return ValidationReport.format_failure(
+                        "the document passed differs from the one inside the attached signature", now)
             certs = self._certs_of(sd)
             infos = sd.signer_infos
         except der.MalformedSignature as exc:
@@ -267,6 +289,7 @@ class Validator:
                     ok = (crl.next_update_utc is not None and not any(e.critical for e in crl.extensions)
                           and _has_crl_number(crl)
                           and (issuer.key_usage is None or issuer.key_usage.crl_sign)
+                          and isinstance(issuer.public_key, _CRL_SIGNING_KEYS)
                           and crl.is_signature_valid(issuer.public_key))
                 except Exception:  # noqa: BLE001 - unusable CRL
                     ok = False
@@ -354,7 +377,7 @@ class Validator:
         index: int,
         si: der.SignerInfoView,
         content_type: str,
-        content: bytes | None,
+        content: bytes | BinaryFile | None,
         certs: list[CertInfo],
         digests: dict[str, bytes],
         now: datetime,
@@ -481,11 +504,11 @@ class Validator:
         self,
         si: der.SignerInfoView,
         content_type: str,
-        content: bytes | None,
+        content: bytes | BinaryFile | None,
         certs: list[CertInfo],
         digests: dict[str, bytes],
         rep: SignerReport,
-    ) -> tuple[CertInfo, dict] | None:
+    ) -> tuple[CertInfo, _Attrs] | None:
         """Signing certificate, signed attributes, digest and signature math; None after rep.fail()."""
         cert: CertInfo | None = None
         for pool in (certs, self._extra, self._roots.values()):
@@ -519,7 +542,7 @@ class Validator:
             rep.fail(SubIndication.FORMAT_FAILURE, f"unsupported digest algorithm {digest_name!r}")
             return None
 
-        attrs: dict = {}
+        attrs: _Attrs = {}
         if si.signed_attrs_der is not None:
             seen: set[str] = set()
             for attr in si.signed_attrs:
@@ -651,7 +674,7 @@ class _Unsupported(Exception):
     pass
 
 
-def _digest(content: bytes | BinaryIO, name: str) -> bytes:
+def _digest(content: bytes | BinaryFile, name: str) -> bytes:
     if isinstance(content, (bytes, bytearray, memoryview)):
         return hashlib.new(name, content).digest()
     h = hashlib.new(name)
@@ -663,7 +686,7 @@ def _digest(content: bytes | BinaryIO, name: str) -> bytes:
     return h.digest()
 
 
-def _same_content(embedded: bytes | BinaryIO, content: bytes | BinaryIO) -> bool:
+def _same_content(embedded: bytes | BinaryFile, content: bytes | BinaryFile) -> bool:
     if not isinstance(embedded, (bytes, bytearray, memoryview)):  # both in files: compare in constant memory
         return _size(embedded) == _size(content) and _digest(embedded, "sha256") == _digest(content, "sha256")
     if isinstance(content, (bytes, bytearray, memoryview)):
@@ -678,13 +701,13 @@ def _same_content(embedded: bytes | BinaryIO, content: bytes | BinaryIO) -> bool
     return pos == len(embedded)
 
 
-def _read_small(stream: BinaryIO, limit: int = der.MAX_BYTES) -> bytes | None:
+def _read_small(stream: BinaryFile, limit: int = der.MAX_BYTES) -> bytes | None:
     stream.seek(0)
     data = stream.read(limit + 1)
     return None if len(data) > limit else data
 
 
-def _size(content: bytes | BinaryIO | None) -> int | None:
+def _size(content: bytes | BinaryFile | None) -> int | None:
     if content is None or isinstance(content, (bytes, bytearray, memoryview)):
         return None if content is None else len(content)
     return content.seek(0, 2)
@@ -695,7 +718,8 @@ def _key_bits(c: CertInfo) -> bytes:
     from asn1crypto import keys as a_keys
 
     spki = c.public_key.public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
-    return a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+    bits: bytes = a_keys.PublicKeyInfo.load(spki)["public_key"].contents[1:]
+    return bits
 
 
 def _cert_id_names(single: ocsp.OCSPSingleResponse, cert: CertInfo, issuer: CertInfo) -> bool:
@@ -738,7 +762,7 @@ def _signer_constraints(cert: CertInfo) -> str:
     return ""
 
 
-def _signing_certificate_problem(attrs: dict, cert: CertInfo) -> str:
+def _signing_certificate_problem(attrs: _Attrs, cert: CertInfo) -> str:
     try:
         if "scv2" in attrs:
             first = der.children(der.children(attrs["scv2"])[0])[0]
@@ -761,7 +785,7 @@ def _signing_certificate_problem(attrs: dict, cert: CertInfo) -> str:
 
 
 def _verify_signer_signature(
-    pub: object, oid: str, params: bytes | None, digest_name: str, signature: bytes, data: bytes
+    pub: PublicKeyTypes, oid: str, params: bytes | None, digest_name: str, signature: bytes, data: bytes
 ) -> None:
     if isinstance(pub, ec.EllipticCurvePublicKey):
         pub.verify(signature, data, ec.ECDSA(_HASHES[oids.ECDSA_HASH.get(oid, digest_name)]))
@@ -791,13 +815,16 @@ def _verify_signer_signature(
         raise _Unsupported(f"no verifier for signature algorithm {oid} with a {type(pub).__name__}")
 
 
-def _verify_raw(pub: object, signature: bytes, data: bytes, h: hashes.HashAlgorithm | None) -> None:
-    if isinstance(pub, ec.EllipticCurvePublicKey):
+def _verify_raw(pub: PublicKeyTypes, signature: bytes, data: bytes, h: hashes.HashAlgorithm | None) -> None:
+    """An OCSP response's signature: ECDSA or RSA PKCS#1 v1.5 with *h*, or EdDSA (no *h*)."""
+    if isinstance(pub, ec.EllipticCurvePublicKey) and h is not None:
         pub.verify(signature, data, ec.ECDSA(h))
-    elif isinstance(pub, rsa.RSAPublicKey):
+    elif isinstance(pub, rsa.RSAPublicKey) and h is not None:
         pub.verify(signature, data, padding.PKCS1v15(), h)
-    else:
+    elif isinstance(pub, (ed25519.Ed25519PublicKey, ed448.Ed448PublicKey)):
         pub.verify(signature, data)
+    else:
+        raise _Unsupported(f"no OCSP signature check for a {type(pub).__name__} with hash {h and h.name}")
 
 
 def validate(

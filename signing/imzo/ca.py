@@ -35,12 +35,13 @@ from cryptography.hazmat.primitives import serialization
 
 from keystore import pfx
 from keystore.files import atomic_write
+from keystore.folder import MIN_PASSWORD_CHARS
 
 from .. import algorithms, oids
 from ..ca import PROFILES, CAError, CertificateAuthority, DelegatedOCSPResponder, load_csr, read_issued
 from . import main
 from . import keys as keys_cli
-from .keys import MIN_PASSWORD_CHARS, one_line_errors, password_stdin_option, read_password
+from .common import one_line_errors, password_stdin_option, read_password
 
 CA_ENV = "IMZO_CA"
 #: Fewest characters of a new CA password: the CA's PFX files sign every certificate, so its password
@@ -88,13 +89,15 @@ def ca() -> None:
 
 @ca.command()
 @click.option("--name", default="Yagona Root CA", show_default=True)
-@click.option("--algorithm", default=algorithms.DEFAULT.name, show_default=True, type=click.Choice(sorted(algorithms.REGISTRY)))
+@click.option("--algorithm", default=algorithms.DEFAULT.name, show_default=True,
+              type=click.Choice(sorted(algorithms.REGISTRY)))
 @click.option("--ocsp-url", help="OCSP responder URL written into issued certificates")
 @click.option("--crl-url", help="CRL URL written into issued certificates")
 @ca_option
 @password_stdin_option
 @one_line_errors
-def init(name: str, algorithm: str, ocsp_url: str | None, crl_url: str | None, ca_dir: Path | None, password_stdin: bool) -> None:
+def init(name: str, algorithm: str, ocsp_url: str | None, crl_url: str | None, ca_dir: Path | None,
+         password_stdin: bool) -> None:
     """Make a new root and issuing CA in the CA folder."""
     folder = _ca_dir(ca_dir)
     if (folder / "ca.json").exists():
@@ -110,7 +113,8 @@ def init(name: str, algorithm: str, ocsp_url: str | None, crl_url: str | None, c
 @click.argument("request", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--profile", type=click.Choice(PROFILES), default="citizen", show_default=True)
 @click.option("--days", type=click.IntRange(1, 3650), default=730, show_default=True)
-@click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="write the certificate chain here (default: stdout)")
+@click.option("--out", type=click.Path(dir_okay=False, path_type=Path),
+              help="write the certificate chain here (default: stdout)")
 @ca_option
 @password_stdin_option
 @one_line_errors
@@ -122,7 +126,8 @@ def issue(request: Path, profile: str, days: int, out: Path | None, ca_dir: Path
     authority = _open(ca_dir, password_stdin)
     cert = authority.issue(csr, profile=profile, days=days)
     _write(out, _pem(cert, authority.issuing_certificate, authority.root_certificate))
-    click.echo(f"issued {profile} certificate serial {cert.serial_number:x} to {oids.display_name(cert.subject)}", err=True)
+    click.echo(f"issued {profile} certificate serial {cert.serial_number:x} to {oids.display_name(cert.subject)}",
+               err=True)
 
 
 @ca.command()
@@ -192,10 +197,8 @@ def _service_cert(kind: str, out: Path, name: str | None, ca_dir: Path | None, p
     key_password = read_password(f"Password for the {kind.upper()} key file", password_stdin, confirm=True,
                                  minimum=MIN_PASSWORD_CHARS)
     key = algorithms.get(authority.algorithm).generate()
-    if kind == "tsa":
-        cert = authority.issue_tsa_certificate(key.public_key(), **({"name": name} if name else {}))
-    else:
-        cert = authority.issue_ocsp_certificate(key.public_key(), **({"name": name} if name else {}))
+    issue = authority.issue_tsa_certificate if kind == "tsa" else authority.issue_ocsp_certificate
+    cert = issue(key.public_key(), name=name) if name else issue(key.public_key())  # else the default name
     blob = pfx.encrypt_key(
         key, key_password, cert, [authority.issuing_certificate, authority.root_certificate], name=kind,
         kdf_rounds=keys_cli.KDF_ROUNDS,
@@ -227,7 +230,8 @@ def ocsp_cert(out: Path, name: str | None, ca_dir: Path | None, password_stdin: 
 
 
 @ca.command("ocsp-respond")
-@click.option("--in", "in_file", type=click.Path(exists=True, dir_okay=False, path_type=Path), help="DER request (default: stdin)")
+@click.option("--in", "in_file", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="DER request (default: stdin)")
 @click.option("--out", type=click.Path(dir_okay=False, path_type=Path), help="DER response (default: stdout)")
 @ca_option
 @password_stdin_option
@@ -265,7 +269,8 @@ def serve(host: str, port: int, ocsp_key: Path | None, tsa_key: Path | None, ca_
         password = read_password(f"Password for {ocsp_key.name}", password_stdin)
         responder = DelegatedOCSPResponder.from_pfx(folder, ocsp_key.read_bytes(), password)
     if tsa_key is not None:
-        authority = TimestampAuthority.from_pfx(tsa_key.read_bytes(), read_password(f"Password for {tsa_key.name}", password_stdin))
+        authority = TimestampAuthority.from_pfx(tsa_key.read_bytes(),
+                                                read_password(f"Password for {tsa_key.name}", password_stdin))
     server = make_server(CAServices(folder, ocsp=responder, tsa=authority), host, port)
     paths = ["crl", "root-crl"] + (["ocsp"] if responder else []) + (["tsa"] if authority else [])
     base = f"http://{host}:{server.server_port}{PREFIX}"

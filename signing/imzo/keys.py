@@ -127,8 +127,8 @@ def import_certificate(name: str, certificate: Path, keys_dir: Path | None, pass
     folder.entry(name)  # KeyNotFound before asking for a password
     certs = load_certificates(certificate.read_bytes(), str(certificate))
     password = read_password("Key password", password_stdin)
-    entry = folder.import_certificate(name, password, certs[0], certs[1:])
-    click.echo(f"certificate {entry.certificate.serial_number:x} imported into {name}", err=True)
+    folder.import_certificate(name, password, certs[0], certs[1:])
+    click.echo(f"certificate {certs[0].serial_number:x} imported into {name}", err=True)
 
 
 @keys.command("import-pfx")

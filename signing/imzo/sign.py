@@ -27,7 +27,7 @@ import unicodedata
 import urllib.parse
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import TYPE_CHECKING, Any, BinaryIO, Callable, TypeVar
 
 import click
 
@@ -40,7 +40,7 @@ from .common import default_keys_folder, load_certificates, one_line_errors, rea
 if TYPE_CHECKING:
     from cryptography import x509
 
-    from .. import cms
+    from .. import cms, cmsfile
     from ..report import SignerReport, ValidationReport
 
 TRUST_ENV = "IMZO_TRUST"
@@ -57,7 +57,10 @@ key_options = [
 ]
 
 
-def with_key_options(fn):
+_Command = TypeVar("_Command", bound=Callable[..., Any])
+
+
+def with_key_options(fn: _Command) -> _Command:
     for option in reversed(key_options):
         fn = option(fn)
     return fn
@@ -70,11 +73,11 @@ def open_signer(key_name: str | None, keys_dir: Path | None, pfx_file: Path | No
 
     from .. import cms
 
-    if (key_name is None) == (pfx_file is None):
-        raise click.UsageError("give exactly one of --key NAME or --pfx FILE")
-    if pfx_file is not None:
+    if pfx_file is not None and key_name is None:
         blob = pfx_file.read_bytes()
         return cms.Signer.from_pfx(blob, read_password("Key password", password_stdin))
+    if key_name is None or pfx_file is not None:
+        raise click.UsageError("give exactly one of --key NAME or --pfx FILE")
     folder = KeysFolder(keys_dir or default_keys_folder())
     folder.entry(key_name)  # KeyNotFound before asking for a password
     opened = folder.open(key_name, read_password("Key password", password_stdin))
@@ -105,10 +108,13 @@ def _read_signature(path: Path) -> bytes:
 def _write(out: Path, data: bytes) -> None:
     from .. import cms
 
-    cms.write_atomically(out, lambda f: f.write(data))
+    def write(f: BinaryIO) -> None:
+        f.write(data)
+
+    cms.write_atomically(out, write)
 
 
-def _timestamper(url: str):
+def _timestamper(url: str) -> cms.Timestamper:
     from .. import tsa
 
     return lambda digest, hash_name: tsa.request_timestamp(digest, hash_name=hash_name, url=url)
@@ -211,7 +217,8 @@ def join(signature: Path, other: Path, content: Path | None, out: Path) -> None:
 
 @main.command()
 @click.argument("signature", type=click.Path(dir_okay=False, exists=True, path_type=Path))
-@click.option("--tsa-url", required=True, callback=_tsa_url, help="URL of the RFC 3161 timestamp authority (http or https)")
+@click.option("--tsa-url", required=True, callback=_tsa_url,
+              help="URL of the RFC 3161 timestamp authority (http or https)")
 @click.option("-o", "--out", type=click.Path(dir_okay=False, path_type=Path), help="write here (default: in place)")
 @one_line_errors
 def timestamp(signature: Path, tsa_url: str, out: Path | None) -> None:
@@ -234,7 +241,8 @@ def _http_ocsp(request_der: bytes, url: str | None) -> bytes:
 
     req = urllib.request.Request(url, data=request_der, headers={"Content-Type": "application/ocsp-request"})
     with urllib.request.urlopen(req, timeout=10) as resp:  # noqa: S310 - URL from a certificate we check
-        return resp.read(1 << 20)
+        answer: bytes = resp.read(1 << 20)
+        return answer
 
 
 def _load_crl(path: Path) -> "x509.CertificateRevocationList":
@@ -335,7 +343,7 @@ def _refuse_existing(out: Path | None) -> None:
         raise click.ClickException(f"{out} exists; remove it or pick another name")
 
 
-def _write_content(sig: BinaryIO, out: Path) -> int:
+def _write_content(sig: cmsfile.BinaryFile, out: Path) -> int:
     """Copy the document inside the attached signature *sig* to *out* atomically; mode 0600, as it may be personal."""
     from .. import cms, cmsfile
 

@@ -140,8 +140,8 @@ def test_serve_without_service_keys_serves_crls_and_says_what_is_missing(ca, tmp
 
 def test_serve_refuses_a_wrong_key_password_in_one_line(ca, tmp_path):
     keys = service_pfx(ca, tmp_path)
-    out = subprocess.run([str(Path(sys.executable).parent / "imzo"), "ca", "serve", "--ca", str(ca.folder), "--port", "0",
-                          "--ocsp-key", str(keys["ocsp"]), "--password-stdin"], input=b"wrong\n",
+    out = subprocess.run([str(Path(sys.executable).parent / "imzo"), "ca", "serve", "--ca", str(ca.folder),
+                          "--port", "0", "--ocsp-key", str(keys["ocsp"]), "--password-stdin"], input=b"wrong\n",
                          capture_output=True, timeout=60)
     assert out.returncode != 0
     lines = out.stderr.decode().strip().splitlines()

@@ -141,7 +141,8 @@ def test_block_ends_sessions_and_portal_grants_and_unblock_lets_in_again(run, ci
     result = json.loads(out.stdout)
     assert result["state"] == "blocked" and result["sessions_ended"] == 1 and result["grants_revoked"] == 1
     assert not _refresh_works(browser, portal, refresh) and not _logged_in(browser)
-    assert _can_log_in(svc, citizen.login, PASSWORD) == "login_failed"  # a blocked account answers like a wrong password
+    # a blocked account answers like a wrong password
+    assert _can_log_in(svc, citizen.login, PASSWORD) == "login_failed"
     _refused(run("users", "block", citizen.login), "already blocked")
 
     out = run("users", "unblock", citizen.login)

@@ -343,7 +343,7 @@ def test_blocked_account_answers_like_a_wrong_password(served, svc, make_account
     unknown = HttpCitizen(served).post_login(unknown_login(), PASSWORD)
     assert (right[0], error_key(right[2])) == (wrong[0], error_key(wrong[2])) == (400, "login_failed")
     assert (unknown[0], error_key(unknown[2])) == (400, "login_failed")
-    for i in range(svc.settings.lockout_threshold - 2):
+    for _ in range(svc.settings.lockout_threshold - 2):
         citizen.post_login(account.login, PASSWORD)
     status, _, text = citizen.post_login(account.login, PASSWORD)
     assert (status, error_key(text)) == (400, "account_locked")

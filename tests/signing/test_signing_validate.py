@@ -474,3 +474,34 @@ def test_detached_document_as_a_stream(pki: PKI, validator: Validator, tmp_path)
         f.write(b"!")
     with open(path, "rb") as doc:
         assert only(validator.validate(sig, doc)) == (FAILED, SubIndication.HASH_FAILURE)
+
+
+@pytest.mark.parametrize("text", [b"00000101000000+0000", b"00000101000000", b"0000010100-0500"])
+def test_signing_time_in_the_year_zero_is_a_format_failure(pki: PKI, validator: Validator, monkeypatch,
+                                                           text: bytes) -> None:
+    """A GeneralizedTime in the year 0 with an offset or no zone (which asn1crypto reads as its own
+    extended_datetime, not a datetime) is unreadable, like every other impossible time: before, it
+    became the report's signing_time and the report could not be written as JSON."""
+    with pytest.raises(der.MalformedSignature, match="year 0"):
+        der.read_time(der.tlv(0x18, text))
+    monkeypatch.setattr(cms, "_utc_time", lambda when: der.tlv(0x18, text))
+    sig = cms.sign(DOC, pki.citizen.signer())
+    report = validator.validate(sig)
+    assert only(report) == (FAILED, SubIndication.FORMAT_FAILURE)
+    assert "unreadable time value" in report.signers[0].errors[0]
+    json.loads(report.to_json())
+
+
+def test_timestamp_token_dated_in_the_year_zero_is_unreadable_and_the_report_still_serialises(
+        pki: PKI, validator: Validator) -> None:
+    """The same for a signature timestamp's genTime: before, the token's time became the report's
+    timestamp time and `to_json()` raised TypeError on it."""
+    when = (NOW - timedelta(days=1)).replace(microsecond=0)
+    sig, _ = cms.add_timestamp(cms.sign(DOC, pki.citizen.signer()), pki.tsa(when))
+    good = der.tlv(0x18, when.strftime("%Y%m%d%H%M%SZ").encode())
+    assert sig.count(good) == 1
+    sig = sig.replace(good, der.tlv(0x18, b"0000010100+0000"))  # same length: the DER stays well formed
+    report = validator.validate(sig)
+    ts = report.signers[0].timestamp
+    assert ts is not None and not ts.valid and ts.time is None and "unreadable time value" in ts.message
+    json.loads(report.to_json())
