@@ -12,7 +12,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import requests
-from urllib3.exceptions import ReadTimeoutError
+from urllib3.exceptions import HTTPError, ReadTimeoutError
 
 from ..config import ConfigError
 from . import GatewayError
@@ -52,7 +52,8 @@ def post_json(url: str, token: str | None, body: dict[str, Any], *, what: str, t
             if declared.isdigit() and int(declared) > max_bytes:
                 raise GatewayError(f"{what} sent an answer larger than {max_bytes} bytes")
             data = bytearray()
-            for chunk in resp.iter_content(8192):
+            # read1: what has arrived, so the deadline is checked while a slow body trickles in
+            while chunk := resp.raw.read1(8192, decode_content=True):
                 data += chunk
                 if len(data) > max_bytes:
                     raise GatewayError(f"{what} sent an answer larger than {max_bytes} bytes")
@@ -60,13 +61,11 @@ def post_json(url: str, token: str | None, body: dict[str, Any], *, what: str, t
                     raise GatewayError(f"{what} did not answer within {timeout:g} s")
             if resp.headers.get("Content-Type", "").split(";")[0].strip().lower() != "application/json":
                 raise GatewayError(f"{what} sent an answer that is not JSON")
-    except requests.Timeout:
+    except (requests.Timeout, ReadTimeoutError):
         raise GatewayError(f"{what} did not answer within {timeout:g} s") from None
     except requests.ConnectionError as exc:
-        if isinstance(exc.args[0] if exc.args else None, ReadTimeoutError):  # a stall inside the body
-            raise GatewayError(f"{what} did not answer within {timeout:g} s") from None
         raise GatewayError(f"cannot reach {what}: {_reason(exc)}") from None
-    except requests.RequestException as exc:
+    except (requests.RequestException, HTTPError) as exc:  # HTTPError: urllib3's, from reading the body
         raise GatewayError(f"{what} failed: {exc.__class__.__name__}") from None
     try:
         answer = json.loads(data)

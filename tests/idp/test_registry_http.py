@@ -6,6 +6,7 @@ so this file runs its own small server."""
 from __future__ import annotations
 
 import json
+import socket
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -122,6 +123,32 @@ def test_a_registry_that_does_not_answer_in_time(remote):
     remote.delay = 3
     with pytest.raises(GatewayError, match="did not answer"):
         HttpRegistry(remote.url, None, timeout=0.5).lookup(*QUERY)
+
+
+def test_a_registry_dripping_its_answer_is_cut_off_at_the_deadline():
+    """Each byte arrives well within the read timeout, the whole answer never does: the deadline
+    covers the exchange, not each read."""
+    listener = socket.create_server(("127.0.0.1", 0))
+    stop = threading.Event()
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n")
+            while not stop.wait(0.05):
+                try:
+                    conn.sendall(b" ")
+                except OSError:
+                    return
+
+    threading.Thread(target=drip, daemon=True).start()
+    try:
+        with pytest.raises(GatewayError, match="did not answer"):
+            HttpRegistry(f"http://127.0.0.1:{listener.getsockname()[1]}/", None, timeout=1).by_pinfl(CITIZEN.pinfl)
+    finally:
+        stop.set()
+        listener.close()
 
 
 def test_an_unreachable_registry(remote):
