@@ -12,6 +12,7 @@ A stable contract operators and tools script against:
     yagona clients add NAME --redirect-uri URI [--redirect-uri URI ...] [--json]
     yagona clients list [--json] | yagona clients remove CLIENT_ID
     yagona keys rotate [--alg ES256|RS256] | yagona keys list [--json]
+    yagona registry list [--json] | yagona registry add --pinfl P --passport AB1234567 ...   # YAGONA_DEV=1 only
 
 Only `serve` and `init` create an instance; every other command needs an existing one (or
 DATABASE_URL and YAGONA_SECRET_KEY). Errors print one line and exit non-zero; nothing is half-written.
