@@ -69,14 +69,15 @@ def check_pinfl(value: str) -> str:
 
 def parse_passport(value: str) -> tuple[str, str]:
     """'AB1234567' or 'ab 1234567' -> ('AB', '1234567'): two Latin letters, then 7 digits."""
-    m = _PASSPORT.fullmatch(value.strip(" ").upper()) if isinstance(value, str) else None
+    # ASCII before upper(): 'ﬀ'.upper() is 'FF'
+    m = _PASSPORT.fullmatch(value.strip(" ").upper()) if isinstance(value, str) and value.isascii() else None
     if not m:
         raise RegistryInputError("passport", "a passport is 2 Latin letters and 7 digits, like AB1234567")
     return m.group(1), m.group(2)
 
 
 def check_passport(series: str, number: str) -> tuple[str, str]:
-    series = series.strip(" ").upper() if isinstance(series, str) else ""
+    series = series.strip(" ").upper() if isinstance(series, str) and series.isascii() else ""
     number = number.strip(" ") if isinstance(number, str) else ""
     if not _SERIES.fullmatch(series) or not _NUMBER.fullmatch(number):
         raise RegistryInputError("passport", "a passport is 2 Latin letters and 7 digits, like AB1234567")

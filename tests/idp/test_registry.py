@@ -77,6 +77,7 @@ def test_no_such_person_and_every_mismatch_are_one_error(registry, alisher):
     (("32301940190066\n", "AB", "1234567", "1994-01-23"), "pinfl"),
     (("32301940190066", "A1", "1234567", "1994-01-23"), "passport"),
     (("32301940190066", "АВ", "1234567", "1994-01-23"), "passport"),   # Cyrillic look-alikes
+    (("32301940190066", "\ufb00", "1234567", "1994-01-23"), "passport"),  # the ligature ﬀ, upper-cased FF
     (("32301940190066", "AB", "123456", "1994-01-23"), "passport"),
     (("32301940190066", "AB", "12345678", "1994-01-23"), "passport"),
     (("32301940190066", "AB", "1234567", "23.01.1994"), "birth_date"),
@@ -93,7 +94,7 @@ def test_bad_input_is_refused_with_the_field_named(registry, query, field):
 def test_passport_is_read_in_the_forms_people_write_it():
     assert parse_passport("AB1234567") == ("AB", "1234567")
     assert parse_passport(" ab 1234567 ") == ("AB", "1234567")
-    for bad in ("AB123456", "A1234567", "ABC1234567", "", "AB-1234567x"):
+    for bad in ("AB123456", "A1234567", "ABC1234567", "", "AB-1234567x", "\ufb001234567"):  # ﬀ.upper() == FF
         with pytest.raises(RegistryInputError):
             parse_passport(bad)
 
