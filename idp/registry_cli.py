@@ -45,13 +45,13 @@ def list_(as_json: bool) -> None:
     """The test citizens (the shipped fixture, then those added here), to register or log in as."""
     reg = _development_registry()
     try:
-        fixture, added = reg.citizens(), reg.added()
+        everyone, added = reg.citizens(), reg.added()
     except GatewayError as exc:
         raise click.ClickException(str(exc)) from None
     if as_json:
-        click.echo(json.dumps([c.to_json() for c in fixture], ensure_ascii=False, indent=1))
+        click.echo(json.dumps([c.to_json() for c in everyone], ensure_ascii=False, indent=1))
         return
-    for c in fixture:
+    for c in everyone:
         names = " ".join(p for p in (c.last_name, c.first_name, c.middle_name) if p)
         cyrillic = " ".join(p for p in (c.last_name_cyrillic, c.first_name_cyrillic, c.middle_name_cyrillic) if p)
         note = " (passport expired)" if c.passport_expired() else ""
