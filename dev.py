@@ -72,7 +72,9 @@ def main(argv: list[str]) -> int:
     cmd, rest = argv[0], argv[1:]
     if cmd == "serve":
         ensure_venv("")
-        return subprocess.call([str(BIN / "yagona"), "serve", *rest], cwd=ROOT)
+        # development mode: the registry fixture, SMS outbox and test cards stand in for the real systems
+        env = dict(os.environ, YAGONA_DEV="1")
+        return subprocess.call([str(BIN / "yagona"), "serve", *rest], cwd=ROOT, env=env)
     if cmd == "lint":
         ensure_venv("test")
         return lint()

@@ -63,7 +63,7 @@ def main() -> int:
                 conn.execute(text("CREATE SCHEMA public"))
             engine.dispose()
         settings = Settings(instance_path=Path(tmp), database_url=url, issuer="http://bench",
-                            secret_key=secrets.token_hex(32).encode())
+                            secret_key=secrets.token_hex(32).encode(), dev=True)
         app = create_app(settings, migrate=True)
         svc = app.extensions["yagona"]
         per_login = settings.lockout_threshold - 1  # stay below the lockout while timing wrong passwords

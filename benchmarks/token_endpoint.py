@@ -52,7 +52,7 @@ def build(database_url: str, instance: Path):
             c.execute(text("CREATE SCHEMA public"))
         eng.dispose()
     settings = Settings(instance_path=instance, database_url=database_url, issuer="http://bench",
-                        secret_key=secrets.token_hex(32).encode(), extra={"ratelimit": False})
+                        secret_key=secrets.token_hex(32).encode(), extra={"ratelimit": False}, dev=True)
     app = create_app(settings, migrate=True)
     svc = app.extensions["yagona"]
     with svc.db.session() as s:

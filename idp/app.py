@@ -16,6 +16,7 @@ from .accounts import Accounts
 from .config import Settings, load_settings
 from .context import Services, close_db
 from .db import Database
+from .gateways.build import build_gateways
 from .keys import KeyRing
 from .limits import limiter
 from .passwords import Passwords
@@ -46,6 +47,7 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
 def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Flask:
     """Build the IdP. With migrate=True the database is upgraded first (the embedded run does that)."""
     settings = settings or load_settings()
+    gateways = build_gateways(settings)  # first: without its outside systems the service must not start
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=_derive(settings.secret_key, b"yagona flask session"),
@@ -78,6 +80,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.extensions["yagona"] = Services(
         settings=settings, db=db, keys=keys, passwords=passwords,
         accounts=Accounts(settings, passwords), tokens=TokenService(settings, keys),
+        registry=gateways.registry,
     )
     app.teardown_appcontext(close_db)
     app.before_request(refuse_nul_characters)  # first: before CSRF and every view

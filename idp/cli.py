@@ -12,6 +12,7 @@ A stable contract operators and tools script against:
     yagona clients add NAME --redirect-uri URI [--redirect-uri URI ...] [--json]
     yagona clients list [--json] | yagona clients remove CLIENT_ID
     yagona keys rotate [--alg ES256|RS256] | yagona keys list [--json]
+    yagona registry list [--json] | yagona registry add --pinfl P --passport AB1234567 ...   # YAGONA_DEV=1 only
 
 Only `serve` and `init` create an instance; every other command needs an existing one (or
 DATABASE_URL and YAGONA_SECRET_KEY). Errors print one line and exit non-zero; nothing is half-written.
@@ -100,6 +101,12 @@ def serve(host: str, port: int, workers: int | None, threads: int, demo: bool | 
     if demo is None:
         demo = settings.database_url.startswith("sqlite")
     settings = settings.with_(demo=demo)
+    from .gateways.build import build_gateways
+
+    try:
+        build_gateways(settings)  # refuse before the database or the CA is touched
+    except ConfigError as exc:
+        raise click.ClickException(str(exc)) from None
     db = _db(settings)
     from .app import create_app
     from .ca_service import embedded, ensure_development_ca
@@ -501,3 +508,7 @@ main.add_command(_ca_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
+
+from .registry_cli import registry as _registry_group  # noqa: E402 - `yagona registry ...` lives in its own module
+
+main.add_command(_registry_group)

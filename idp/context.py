@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from .accounts import Accounts
 from .config import Settings
 from .db import Database
+from .gateways.registry import Registry
 from .keys import KeyRing
 from .passwords import Passwords
 from .tokens import TokenService
@@ -22,6 +23,7 @@ class Services:
     passwords: Passwords
     accounts: Accounts
     tokens: TokenService
+    registry: Registry
 
 
 def services() -> Services:

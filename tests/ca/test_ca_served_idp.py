@@ -34,7 +34,7 @@ def _settings(instance: Path, issuer: str, **kw) -> Settings:
     """Settings with a secret of their own, so on a database of their own (the instance's SQLite):
     the suite's shared database holds token-signing keys under the suite's one secret."""
     return Settings(instance_path=instance, database_url=f"sqlite:///{instance / 'yagona.db'}", issuer=issuer,
-                    secret_key=secrets.token_hex(32).encode(), **kw)
+                    secret_key=secrets.token_hex(32).encode(), dev=True, **kw)
 
 
 def _dev_ca(settings: Settings) -> CertificateAuthority:
@@ -285,7 +285,7 @@ def test_yagona_serve_first_start_serves_a_development_ca(tmp_path):
 
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("YAGONA_", "DATABASE_URL", "REDIS_URL"))}
-    env["YAGONA_INSTANCE"] = str(tmp_path / "instance")
+    env.update(YAGONA_INSTANCE=str(tmp_path / "instance"), YAGONA_DEV="1")
     proc = subprocess.Popen([str(Path(sys.executable).parent / "yagona"), "serve", "--port", str(port),
                              "--workers", "1", "--no-demo"], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

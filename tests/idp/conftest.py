@@ -23,7 +23,7 @@ _counter = itertools.count(1)
 def settings(database_url, tmp_path_factory) -> Settings:
     instance = tmp_path_factory.mktemp("instance")
     return Settings(instance_path=instance, database_url=database_url, issuer="http://localhost",
-                    secret_key=secrets.token_hex(32).encode())
+                    secret_key=secrets.token_hex(32).encode(), dev=True)
 
 
 @pytest.fixture(scope="session")

@@ -110,7 +110,7 @@ def test_serve_starts_with_embedded_defaults(tmp_path):
     """`yagona serve` on a fresh instance folder: SQLite file, keys and demo client made on first start."""
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "YAGONA_SECRET_KEY", "YAGONA_ISSUER"}}
-    env["YAGONA_INSTANCE"] = str(tmp_path / "inst")
+    env.update(YAGONA_INSTANCE=str(tmp_path / "inst"), YAGONA_DEV="1")
     proc = subprocess.Popen([YAGONA, "serve", "--port", str(port), "--workers", "1"], env=env,
                             stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     try:

@@ -45,7 +45,7 @@ def test_plain_install_serves_with_redis_url(plain_install, tmp_path):
     redis.Redis.from_url(REDIS_URL).ping()  # the local Redis is part of the set-up: unreachable fails, never skips
     port = _free_port()
     env = {k: v for k, v in os.environ.items() if not k.startswith(("YAGONA_", "DATABASE_URL"))}
-    env.update(REDIS_URL=REDIS_URL, YAGONA_INSTANCE=str(tmp_path / "instance"))
+    env.update(REDIS_URL=REDIS_URL, YAGONA_INSTANCE=str(tmp_path / "instance"), YAGONA_DEV="1")
     proc = subprocess.Popen([str(plain_install / "yagona"), "serve", "--port", str(port), "--workers", "1"],
                             env=env, cwd=tmp_path, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)
     base, meta = f"http://127.0.0.1:{port}", None

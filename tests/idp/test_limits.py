@@ -124,7 +124,8 @@ def gunicorn(database_url: str, settings, tmp_path: Path, redis_url: str, worker
     """The app factory under gunicorn, on the suite's database and secret, counting in *redis_url*."""
     port = _free_port()
     env = {**os.environ, "DATABASE_URL": database_url, "YAGONA_INSTANCE": str(tmp_path / "instance"),
-           "YAGONA_SECRET_KEY": settings.secret_key.decode(), "REDIS_URL": redis_url}
+           "YAGONA_SECRET_KEY": settings.secret_key.decode(), "REDIS_URL": redis_url,
+           "YAGONA_DEV": "1"}
     proc = subprocess.Popen([GUNICORN, "-w", str(workers), "-b", f"127.0.0.1:{port}", "idp.app:create_app()"],
                             env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
     base = f"http://127.0.0.1:{port}"

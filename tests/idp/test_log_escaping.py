@@ -57,7 +57,7 @@ def _stop(proc: subprocess.Popen) -> str:
 
 def _env(tmp_path: Path) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if k not in {"DATABASE_URL", "YAGONA_SECRET_KEY", "YAGONA_ISSUER"}}
-    env["YAGONA_INSTANCE"] = str(tmp_path / "inst")
+    env.update(YAGONA_INSTANCE=str(tmp_path / "inst"), YAGONA_DEV="1")
     return env
 
 
