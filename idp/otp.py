@@ -26,16 +26,20 @@ import hashlib
 import hmac
 import re
 import secrets
+from typing import cast
 
 from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-from sqlalchemy import and_, case, or_, select, update
+from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from .config import Settings
+from .db import rowcount
 from .errors import UserError
 from .gateways.messages import MessageGateway
+from .i18n import DEFAULT as DEFAULT_LANG, MESSAGES
 from .models import OneTimeCode, utcnow
 
 DIGITS = 6
@@ -50,12 +54,6 @@ CODES_PER_WINDOW = 5
 WINDOW = dt.timedelta(hours=1)
 PURPOSE_RE = re.compile(r"[a-z][a-z_-]{0,31}")
 _CODE_RE = re.compile(r"[0-9]{6}")
-
-SMS_TEXT = {
-    "uz": "Yagona: tasdiqlash kodi {code}. Uni hech kimga aytmang. Kod 5 daqiqa amal qiladi.",
-    "ru": "Yagona: код подтверждения {code}. Никому его не сообщайте. Код действует 5 минут.",
-    "en": "Yagona: your confirmation code is {code}. Do not share it. It is valid for 5 minutes.",
-}
 
 
 class OtpError(UserError):
@@ -86,18 +84,19 @@ class OneTimeCodes:
         key, now = self.row_key(target), utcnow()
         new_window = OneTimeCode.window_start <= now - WINDOW
         insert = postgresql.insert if s.get_bind().dialect.name == "postgresql" else sqlite.insert
-        stmt = insert(OneTimeCode).values(
+        values = insert(OneTimeCode).values(
             key=key, code_hash=self._code_hash(purpose, target, code), issued_at=now, expires_at=now + CODE_TTL,
             tries=0, used_at=None, window_start=now, sent=1)
-        stmt = stmt.on_conflict_do_update(
+        stmt = values.on_conflict_do_update(
             index_elements=[OneTimeCode.key],
-            set_={"code_hash": stmt.excluded.code_hash, "issued_at": now, "expires_at": now + CODE_TTL,
+            set_={"code_hash": values.excluded.code_hash, "issued_at": now, "expires_at": now + CODE_TTL,
                   "tries": 0, "used_at": None,
                   "window_start": case((new_window, now), else_=OneTimeCode.window_start),
                   "sent": case((new_window, 1), else_=OneTimeCode.sent + 1)},
-            where=and_(OneTimeCode.issued_at <= now - RESEND_AFTER, or_(new_window, OneTimeCode.sent < CODES_PER_WINDOW)),
+            where=and_(OneTimeCode.issued_at <= now - RESEND_AFTER,
+                       or_(new_window, OneTimeCode.sent < CODES_PER_WINDOW)),
         ).returning(OneTimeCode.key)
-        with s.get_bind().begin() as conn:
+        with _engine(s).begin() as conn:
             issued = conn.execute(stmt).scalar()
         if issued is None:
             row = s.execute(select(OneTimeCode.issued_at, OneTimeCode.window_start)
@@ -117,7 +116,8 @@ class OneTimeCodes:
 
         target = normalize_phone(phone)
         code = self.issue(s, purpose, target)
-        gateway.send(target, SMS_TEXT.get(lang, SMS_TEXT["uz"]).format(code=code))
+        texts = MESSAGES["otp_sms_text"]
+        gateway.send(target, texts.get(lang, texts[DEFAULT_LANG]).format(code=code))
         return target
 
     def check(self, s: Session, purpose: str, target: str, code: str) -> None:
@@ -132,7 +132,7 @@ class OneTimeCodes:
                           OneTimeCode.tries < MAX_TRIES)
                    .values(tries=OneTimeCode.tries + 1)
                    .returning(OneTimeCode.code_hash, OneTimeCode.issued_at, OneTimeCode.tries))
-        with s.get_bind().begin() as conn:
+        with _engine(s).begin() as conn:
             reserved = conn.execute(reserve).one_or_none()
         if reserved is None:
             raise OtpError(self._why_not(s, key, now))
@@ -142,8 +142,8 @@ class OneTimeCodes:
                  .where(OneTimeCode.key == key, OneTimeCode.used_at.is_(None),
                         OneTimeCode.issued_at == reserved.issued_at)
                  .values(used_at=now))
-        with s.get_bind().begin() as conn:
-            if conn.execute(spend).rowcount != 1:  # a parallel right answer spent it first
+        with _engine(s).begin() as conn:
+            if rowcount(conn.execute(spend)) != 1:  # a parallel right answer spent it first
                 raise OtpError("otp_used")
 
     @staticmethod
@@ -159,6 +159,11 @@ class OneTimeCodes:
         return "otp_too_many_tries"
 
 
+def _engine(s: Session) -> Engine:
+    """The session's engine: the counting statements commit on a connection of their own."""
+    return cast(Engine, s.get_bind())
+
+
 def _ceil_seconds(delta: dt.timedelta) -> int:
     return max(1, int(delta.total_seconds() + 0.999))
 
@@ -169,6 +174,4 @@ def prune(s: Session, now: dt.datetime | None = None) -> int:
     now = now or utcnow()
     stale = and_(OneTimeCode.expires_at < now, OneTimeCode.window_start < now - WINDOW,
                  OneTimeCode.issued_at < now - RESEND_AFTER)
-    from sqlalchemy import delete
-
-    return s.execute(delete(OneTimeCode).where(stale)).rowcount
+    return rowcount(s.execute(delete(OneTimeCode).where(stale)))

@@ -27,7 +27,10 @@ def normalize_email(address: str) -> str:
 
 def email_gateway(settings: Settings, db: Database) -> MessageGateway:
     """The configured e-mail backend; GatewayNotConfigured when there is none (see choose_backend)."""
-    return choose_backend(
-        settings, CHANNEL, "e-mail gateway",
-        http=lambda url, token: HttpBackend(url, token, channel=CHANNEL, what="e-mail gateway", address=normalize_email),
-        dev=lambda: OutboxBackend(db, CHANNEL, address=normalize_email))
+    def http(url: str, token: str | None) -> MessageGateway:
+        return HttpBackend(url, token, channel=CHANNEL, what="e-mail gateway", address=normalize_email)
+
+    def dev() -> MessageGateway:
+        return OutboxBackend(db, CHANNEL, address=normalize_email)
+
+    return choose_backend(settings, CHANNEL, "e-mail gateway", http=http, dev=dev)

@@ -67,7 +67,8 @@ class HttpBackend:
         except requests.Timeout:
             raise GatewayError(f"the {self.what} at {self.origin} did not answer within {self.timeout:g} s") from None
         except requests.RequestException as exc:
-            raise GatewayError(f"the {self.what} at {self.origin} cannot be reached ({exc.__class__.__name__})") from None
+            raise GatewayError(f"the {self.what} at {self.origin} cannot be reached "
+                               f"({exc.__class__.__name__})") from None
         if not 200 <= status < 300:
             raise GatewayError(f"the {self.what} at {self.origin} answered HTTP {status}")
 

@@ -17,7 +17,10 @@ CHANNEL = "sms"
 
 def sms_gateway(settings: Settings, db: Database) -> MessageGateway:
     """The configured SMS backend; GatewayNotConfigured when there is none (see choose_backend)."""
-    return choose_backend(
-        settings, CHANNEL, "SMS gateway",
-        http=lambda url, token: HttpBackend(url, token, channel=CHANNEL, what="SMS gateway", address=normalize_phone),
-        dev=lambda: OutboxBackend(db, CHANNEL, address=normalize_phone))
+    def http(url: str, token: str | None) -> MessageGateway:
+        return HttpBackend(url, token, channel=CHANNEL, what="SMS gateway", address=normalize_phone)
+
+    def dev() -> MessageGateway:
+        return OutboxBackend(db, CHANNEL, address=normalize_phone)
+
+    return choose_backend(settings, CHANNEL, "SMS gateway", http=http, dev=dev)

@@ -5,6 +5,7 @@ own connection: the limits are enforced by single conditional statements, not by
 from __future__ import annotations
 
 import datetime as dt
+import json
 import logging
 import re
 import secrets
@@ -230,3 +231,16 @@ def test_send_refuses_a_bad_phone_and_writes_nothing(svc, codes):
             codes.send(s, gateway, "login", "+1 555 0100", "uz")
         assert getattr(info.value, "key", None) == "phone_invalid"
         assert s.scalar(select(OneTimeCode.key).order_by(OneTimeCode.issued_at.desc()).limit(1)) == before
+
+
+def test_sending_through_the_http_gateway_logs_no_code(svc, codes, serve, caplog):
+    bodies = []
+    url = serve(lambda body: bodies.append(body) or b"{}", "application/json")
+    gateway = sms_gateway(svc.settings.with_(gateway_urls={"sms": url}, gateway_tokens={"sms": "s3cret-token"}), svc.db)
+    caplog.set_level(logging.DEBUG)
+    with svc.db.session() as s:
+        phone = codes.send(s, gateway, "register", new_phone(), "en")
+    [code] = re.findall(r"\b\d{6}\b", json.loads(bodies[0])["text"])
+    with svc.db.session() as s:
+        codes.check(s, "register", phone, code)
+    assert caplog.records and code not in caplog.text and "s3cret-token" not in caplog.text
