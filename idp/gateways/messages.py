@@ -10,17 +10,18 @@ A message carries one-time codes: no backend logs a text, and no error message q
 """
 from __future__ import annotations
 
+import datetime as dt
 import ipaddress
 from collections.abc import Callable
 from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
-from sqlalchemy import select
+from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
 from ..config import ConfigError
-from ..db import Database
+from ..db import Database, rowcount
 from ..models import OutboxMessage
 from . import GatewayError
 
@@ -102,3 +103,8 @@ def outbox(s: Session, channel: str, to: str | None = None, limit: int = 100) ->
         query = query.where(OutboxMessage.to == to)
     rows = s.scalars(query.order_by(OutboxMessage.sent_at.desc(), OutboxMessage.id.desc()).limit(limit))
     return [{"to": m.to, "text": m.text, "sent_at": m.sent_at.replace(microsecond=0).isoformat() + "Z"} for m in rows]
+
+
+def prune(s: Session, before: dt.datetime) -> int:
+    """Delete development outbox messages sent before *before*; return how many (`yagona db prune`)."""
+    return rowcount(s.execute(delete(OutboxMessage).where(OutboxMessage.sent_at < before)))

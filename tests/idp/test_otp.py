@@ -244,3 +244,28 @@ def test_sending_through_the_http_gateway_logs_no_code(svc, codes, serve, caplog
     with svc.db.session() as s:
         codes.check(s, "register", phone, code)
     assert caplog.records and code not in caplog.text and "s3cret-token" not in caplog.text
+
+
+def test_db_prune_forgets_dead_codes_and_old_outbox_messages(svc, codes):
+    from idp.housekeeping import prune
+    from idp.models import OutboxMessage
+
+    dead, live = new_phone(), new_phone()
+    with svc.db.session() as s:
+        codes.issue(s, "login", dead)
+        live_code = codes.issue(s, "login", live)
+    age(svc, codes, dead, hours=1, minutes=1)
+    gateway = sms_gateway(svc.settings.with_(dev=True), svc.db)
+    gateway.send(dead, "old message")
+    gateway.send(live, "new message")
+    with svc.db.session() as s:
+        old = s.scalar(select(OutboxMessage).where(OutboxMessage.to == dead))
+        old.sent_at -= dt.timedelta(days=8)
+    with svc.db.session() as s:
+        counts = prune(s)
+    assert counts["one_time_codes"] >= 1 and counts["outbox"] >= 1
+    with svc.db.session() as s:
+        assert s.get(OneTimeCode, codes.row_key(dead)) is None
+        assert [m["text"] for m in outbox(s, "sms", to=dead)] == []
+        assert [m["text"] for m in outbox(s, "sms", to=live)] == ["new message"]
+        codes.check(s, "login", live, live_code)  # a live code survives
