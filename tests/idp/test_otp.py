@@ -200,7 +200,9 @@ def test_sixteen_parallel_right_codes_log_in_once(svc, codes):
     with svc.db.session() as s:
         code = codes.issue(s, "login", phone)
     results = _in_parallel(svc, 16, lambda s: codes.check(s, "login", phone, code))
-    assert results.count("ok") == 1 and results.count("otp_used") == 15
+    # one wins; the others find it spent, or (arriving before it was spent) its 5 tries taken
+    assert results.count("ok") == 1 and set(results) <= {"ok", "otp_used", "otp_too_many_tries"}
+    assert results.count("otp_used") >= MAX_TRIES - 1
 
 
 def test_sixteen_parallel_sends_issue_one_code(svc, codes):
