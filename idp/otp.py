@@ -32,9 +32,10 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from sqlalchemy import and_, case, delete, or_, select, update
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.orm import Session
 
+from .accounts import normalize_phone
 from .config import Settings
 from .db import rowcount
 from .errors import UserError
@@ -97,23 +98,21 @@ class OneTimeCodes:
                        or_(new_window, OneTimeCode.sent < CODES_PER_WINDOW)),
         ).returning(OneTimeCode.key)
         with _engine(s).begin() as conn:
-            issued = conn.execute(stmt).scalar()
-        if issued is None:
-            row = s.execute(select(OneTimeCode.issued_at, OneTimeCode.window_start)
-                            .where(OneTimeCode.key == key)).one()
-            if row.issued_at > now - RESEND_AFTER:
-                raise OtpError("otp_wait", seconds=_ceil_seconds(row.issued_at + RESEND_AFTER - now))
-            raise OtpError("otp_too_many_codes",
-                           minutes=max(1, (_ceil_seconds(row.window_start + WINDOW - now) + 59) // 60))
-        return code
+            if conn.execute(stmt).scalar() is not None:
+                return code
+            # refused: the row exists (and is locked by the statement); say how long to wait
+            row = conn.execute(select(OneTimeCode.issued_at, OneTimeCode.window_start)
+                               .where(OneTimeCode.key == key)).one()
+        if row.issued_at > now - RESEND_AFTER:
+            raise OtpError("otp_wait", seconds=_ceil_seconds(row.issued_at + RESEND_AFTER - now))
+        seconds = _ceil_seconds(row.window_start + WINDOW - now)
+        raise OtpError("otp_too_many_codes", minutes=max(1, (seconds + 59) // 60))
 
-    def send(self, s: Session, gateway: MessageGateway, purpose: str, phone: str, lang: str = "uz") -> str:
+    def send(self, s: Session, gateway: MessageGateway, purpose: str, phone: str, lang: str = DEFAULT_LANG) -> str:
         """Issue a code for *phone* (normalised: +998 and 9 digits) and text it in *lang*; return the
         normalised phone, the target to check the code against. A bad phone is refused (UserError
         phone_invalid) before any code exists; a GatewayError leaves the code issued (and the
         cooldown running): the text may have gone out although the gateway failed to say so."""
-        from .accounts import normalize_phone
-
         target = normalize_phone(phone)
         code = self.issue(s, purpose, target)
         texts = MESSAGES["otp_sms_text"]
@@ -134,8 +133,8 @@ class OneTimeCodes:
                    .returning(OneTimeCode.code_hash, OneTimeCode.issued_at, OneTimeCode.tries))
         with _engine(s).begin() as conn:
             reserved = conn.execute(reserve).one_or_none()
-        if reserved is None:
-            raise OtpError(self._why_not(s, key, now))
+            if reserved is None:  # nothing was counted (the rollback undoes nothing): say why
+                raise OtpError(self._why_not(conn, key, now))
         if not hmac.compare_digest(reserved.code_hash, self._code_hash(purpose, target, code)):
             raise OtpError("otp_wrong", left=MAX_TRIES - reserved.tries)
         spend = (update(OneTimeCode)
@@ -147,8 +146,8 @@ class OneTimeCodes:
                 raise OtpError("otp_used")
 
     @staticmethod
-    def _why_not(s: Session, key: str, now: dt.datetime) -> str:
-        row = s.execute(select(OneTimeCode.used_at, OneTimeCode.expires_at, OneTimeCode.tries)
+    def _why_not(conn: Connection, key: str, now: dt.datetime) -> str:
+        row = conn.execute(select(OneTimeCode.used_at, OneTimeCode.expires_at, OneTimeCode.tries)
                         .where(OneTimeCode.key == key)).one_or_none()
         if row is None:
             return "otp_wrong"  # no code was sent to this target: nothing can match
