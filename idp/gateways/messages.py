@@ -17,6 +17,7 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import requests
+import requests.auth
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
@@ -59,11 +60,10 @@ class HttpBackend:
 
     def send(self, to: str, text: str) -> None:
         to = self.address(to)
-        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
         try:
             # no redirects: the bearer token goes to the configured host only
-            with requests.post(self.url, json={"to": to, "text": text}, headers=headers, timeout=self.timeout,
-                               allow_redirects=False, stream=True) as answer:
+            with requests.post(self.url, json={"to": to, "text": text}, auth=_Bearer(self.token),
+                               timeout=self.timeout, allow_redirects=False, stream=True) as answer:
                 status = answer.status_code
         except requests.Timeout:
             raise GatewayError(f"the {self.what} at {self.origin} did not answer within {self.timeout:g} s") from None
@@ -72,6 +72,19 @@ class HttpBackend:
                                f"({exc.__class__.__name__})") from None
         if not 200 <= status < 300:
             raise GatewayError(f"the {self.what} at {self.origin} answered HTTP {status}")
+
+
+class _Bearer(requests.auth.AuthBase):
+    """`Authorization: Bearer TOKEN` (none without a token). Given as `auth`, so requests does not
+    replace it with credentials for the host found in a ~/.netrc."""
+
+    def __init__(self, token: str | None) -> None:
+        self.token = token
+
+    def __call__(self, r: requests.PreparedRequest) -> requests.PreparedRequest:
+        if self.token:
+            r.headers["Authorization"] = f"Bearer {self.token}"
+        return r
 
 
 def check_url(url: str, what: str) -> None:

@@ -123,3 +123,13 @@ def test_https_and_loopback_http_are_accepted():
     HttpBackend("https://sms.example.uz/send", "t", channel="sms", what="SMS gateway")
     HttpBackend("http://127.0.0.1:9/send", "t", channel="sms", what="SMS gateway")
     HttpBackend("http://localhost:9/send", None, channel="sms", what="SMS gateway")
+
+
+def test_a_netrc_entry_does_not_replace_the_bearer_token(svc, serve, tmp_path, monkeypatch):
+    netrc = tmp_path / "netrc"
+    netrc.write_text("machine 127.0.0.1 login someone password other-secret\n")
+    netrc.chmod(0o600)
+    monkeypatch.setenv("NETRC", str(netrc))
+    url = serve(lambda body: b"{}", "application/json")
+    HttpBackend(url, "t0ken", channel="sms", what="SMS gateway").send(new_phone(), "x")
+    assert serve.requests[-1]["headers"]["Authorization"] == "Bearer t0ken"
