@@ -105,6 +105,10 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
         from . import demo
 
         app.register_blueprint(demo.bp)
+    if settings.dev:  # /dev/outbox exists only beside the development gateways
+        from .pages import dev
+
+        app.register_blueprint(dev.bp)
 
     app.jinja_env.globals.update(t=i18n.t, lang=i18n.current_lang, csrf_token=generate_csrf,
                                  flashed=get_flashed_messages, langs=i18n.LANGS,

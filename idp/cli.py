@@ -506,6 +506,11 @@ from .ca_cli import ca as _ca_group  # noqa: E402 - `yagona ca ...` lives in its
 
 main.add_command(_ca_group)
 
+from .sms_cli import email as _email_group, sms as _sms_group  # noqa: E402 - `yagona sms|email outbox`
+
+main.add_command(_sms_group)
+main.add_command(_email_group)
+
 if __name__ == "__main__":  # pragma: no cover
     main()
 

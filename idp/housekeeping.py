@@ -7,7 +7,8 @@ import datetime as dt
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from . import attempts
+from . import attempts, otp
+from .gateways import messages
 from .db import rowcount
 from .models import AuthorizationCode, Grant, LoginSession, RefreshToken, RevokedAccessToken, utcnow
 
@@ -32,6 +33,8 @@ def prune(s: Session, now: dt.datetime | None = None) -> dict[str, int]:
         "login_sessions": rowcount(s.execute(delete(LoginSession).where(or_(
             LoginSession.ended_at < cutoff, LoginSession.last_seen_at < cutoff)))),
         "attempts": attempts.prune(s, now),
+        "one_time_codes": otp.prune(s, now),
+        "outbox": messages.prune(s, cutoff),
     }
     counts["grants"] = rowcount(s.execute(delete(Grant).where(Grant.id.in_(dead_grants.scalar_subquery()))
                                           .execution_options(synchronize_session=False)))

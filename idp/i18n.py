@@ -85,6 +85,25 @@ MESSAGES: dict[str, dict[str, str]] = {
     "server_error": {"uz": "Ichki xatolik. Keyinroq urinib ko‘ring.", "ru": "Внутренняя ошибка. Попробуйте позже.", "en": "Internal error. Please try again later."},
     "method_not_allowed": {"uz": "Bu usul bilan so‘rov yuborib bo‘lmaydi.", "ru": "Этот метод запроса не поддерживается.", "en": "That request method is not allowed here."},
     "too_many_requests": {"uz": "So‘rovlar ko‘p. Birozdan so‘ng urinib ko‘ring.", "ru": "Слишком много запросов. Повторите позже.", "en": "Too many requests. Try again shortly."},
+    # one-time codes and the development outbox (idp/otp.py, idp/pages/dev.py)
+    "otp_sms_text": {"uz": "Yagona: tasdiqlash kodi {code}. Uni hech kimga aytmang. Kod 5 daqiqa amal qiladi.", "ru": "Yagona: код подтверждения {code}. Никому его не сообщайте. Код действует 5 минут.", "en": "Yagona: your confirmation code is {code}. Do not share it. It is valid for 5 minutes."},
+    "otp_format": {"uz": "Kod 6 ta raqamdan iborat.", "ru": "Код состоит из 6 цифр.", "en": "The code is 6 digits."},
+    "otp_wrong": {"uz": "Kod noto‘g‘ri. Yana {left} ta urinish qoldi.", "ru": "Неверный код. Осталось попыток: {left}.", "en": "Wrong code. {left} tries left."},
+    "otp_expired": {"uz": "Kodning muddati o‘tdi. Yangi kod so‘rang.", "ru": "Срок действия кода истёк. Запросите новый код.", "en": "The code has expired. Ask for a new one."},
+    "otp_used": {"uz": "Bu kod allaqachon ishlatilgan. Yangi kod so‘rang.", "ru": "Этот код уже использован. Запросите новый код.", "en": "This code has already been used. Ask for a new one."},
+    "otp_too_many_tries": {"uz": "Noto‘g‘ri urinishlar ko‘p bo‘ldi. Yangi kod so‘rang.", "ru": "Слишком много неверных попыток. Запросите новый код.", "en": "Too many wrong tries. Ask for a new code."},
+    "otp_wait": {"uz": "Yangi kodni {seconds} soniyadan so‘ng so‘rash mumkin.", "ru": "Новый код можно запросить через {seconds} с.", "en": "You can ask for a new code in {seconds} s."},
+    "otp_too_many_codes": {"uz": "Bu raqamga kodlar ko‘p yuborildi. {minutes} daqiqadan so‘ng urinib ko‘ring.", "ru": "На этот номер отправлено слишком много кодов. Повторите через {minutes} мин.", "en": "Too many codes were sent to this number. Try again in {minutes} min."},
+    "sms_unavailable": {"uz": "SMS yuborib bo‘lmadi. Birozdan so‘ng urinib ko‘ring.", "ru": "Не удалось отправить SMS. Попробуйте немного позже.", "en": "The SMS could not be sent. Please try again shortly."},
+    "outbox_title": {"uz": "SMS va xatlar (ishlab chiqish rejimi)", "ru": "SMS и письма (режим разработки)", "en": "SMS and e-mail (development mode)"},
+    "outbox_intro": {"uz": "Ishlab chiqish rejimida SMS va xatlar yuborilmaydi: ular shu yerda saqlanadi.", "ru": "В режиме разработки SMS и письма не отправляются, а хранятся здесь.", "en": "In development mode no SMS or e-mail leaves the service: they are kept here."},
+    "outbox_filter": {"uz": "Telefon yoki pochta", "ru": "Телефон или почта", "en": "Phone or e-mail"},
+    "outbox_show": {"uz": "Ko‘rsatish", "ru": "Показать", "en": "Show"},
+    "outbox_empty": {"uz": "Hali xabar yo‘q.", "ru": "Сообщений пока нет.", "en": "No messages yet."},
+    "outbox_when": {"uz": "Vaqt (UTC)", "ru": "Время (UTC)", "en": "Time (UTC)"},
+    "outbox_to": {"uz": "Kimga", "ru": "Кому", "en": "To"},
+    "outbox_text": {"uz": "Matn", "ru": "Текст", "en": "Text"},
+    "outbox_to_invalid": {"uz": "+998 bilan boshlanuvchi telefon raqamini yoki pochta manzilini kiriting.", "ru": "Введите номер телефона (+998…) или адрес эл. почты.", "en": "Enter a phone number (+998…) or an e-mail address."},
 }
 
 

@@ -244,3 +244,35 @@ class AuditEvent(Base):
 def epoch(moment: dt.datetime) -> int:
     """Seconds since the epoch for a naive-UTC datetime."""
     return int(moment.replace(tzinfo=dt.UTC).timestamp())
+
+
+class OneTimeCode(Base):
+    """The live one-time code of one target (a phone, an e-mail address): see idp/otp.py. The key is
+    an HMAC of the target and the code is kept only as an HMAC bound to purpose and target, so the
+    table names no phone and a stolen copy gives no code. One row per target: a new code replaces
+    the old one, and the resend cooldown and hourly allowance are the target's, whatever the purpose."""
+
+    __tablename__ = "one_time_codes"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    code_hash: Mapped[str] = mapped_column(String(64))
+    issued_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    tries: Mapped[int] = mapped_column(Integer)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+    #: the start of the hour whose codes `sent` counts (the per-target allowance)
+    window_start: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    sent: Mapped[int] = mapped_column(Integer)
+
+
+class OutboxMessage(Base):
+    """A message the development SMS or e-mail backend "sent": what a tester reads instead of a phone."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_channel_to", "channel", "to"),)
+
+    id: Mapped[int] = mapped_column(BigInteger().with_variant(Integer, "sqlite"), primary_key=True)
+    channel: Mapped[str] = mapped_column(String(10))  # sms | email
+    to: Mapped[str] = mapped_column(String(254))
+    text: Mapped[str] = mapped_column(Text)
+    sent_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
