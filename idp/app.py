@@ -17,6 +17,7 @@ from .config import Settings, load_settings
 from .context import Services, close_db
 from .db import Database
 from .gateways.build import build_gateways
+from .otp import OneTimeCodes
 from .keys import KeyRing
 from .limits import limiter
 from .passwords import Passwords
@@ -47,7 +48,8 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
 def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Flask:
     """Build the IdP. With migrate=True the database is upgraded first (the embedded run does that)."""
     settings = settings or load_settings()
-    gateways = build_gateways(settings)  # first: without its outside systems the service must not start
+    db = Database(settings.database_url)  # connects on first use
+    gateways = build_gateways(settings, db)  # first: without its outside systems the service must not start
     app = Flask(__name__)
     app.config.update(
         SECRET_KEY=_derive(settings.secret_key, b"yagona flask session"),
@@ -71,7 +73,6 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     if hops:
         app.wsgi_app = ProxyFix(app.wsgi_app, x_for=hops, x_proto=hops, x_host=hops)  # type: ignore[method-assign]
 
-    db = Database(settings.database_url)
     if migrate:
         db.upgrade()
     passwords = Passwords(settings.argon2_memory_kib, settings.argon2_time_cost, settings.argon2_parallelism)
@@ -80,7 +81,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.extensions["yagona"] = Services(
         settings=settings, db=db, keys=keys, passwords=passwords,
         accounts=Accounts(settings, passwords), tokens=TokenService(settings, keys),
-        registry=gateways.registry,
+        registry=gateways.registry, sms=gateways.sms, email=gateways.email, codes=OneTimeCodes(settings),
     )
     app.teardown_appcontext(close_db)
     app.before_request(refuse_nul_characters)  # first: before CSRF and every view

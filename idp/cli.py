@@ -104,7 +104,7 @@ def serve(host: str, port: int, workers: int | None, threads: int, demo: bool | 
     from .gateways.build import build_gateways
 
     try:
-        build_gateways(settings)  # refuse before the database or the CA is touched
+        build_gateways(settings, Database(settings.database_url))  # refuse before the database or the CA is touched
     except ConfigError as exc:
         raise click.ClickException(str(exc)) from None
     db = _db(settings)

@@ -9,8 +9,10 @@ from sqlalchemy.orm import Session
 from .accounts import Accounts
 from .config import Settings
 from .db import Database
+from .gateways.messages import MessageGateway
 from .gateways.registry import Registry
 from .keys import KeyRing
+from .otp import OneTimeCodes
 from .passwords import Passwords
 from .tokens import TokenService
 
@@ -24,6 +26,9 @@ class Services:
     accounts: Accounts
     tokens: TokenService
     registry: Registry
+    sms: MessageGateway
+    email: MessageGateway
+    codes: OneTimeCodes
 
 
 def services() -> Services:
