@@ -244,3 +244,16 @@ class AuditEvent(Base):
 def epoch(moment: dt.datetime) -> int:
     """Seconds since the epoch for a naive-UTC datetime."""
     return int(moment.replace(tzinfo=dt.UTC).timestamp())
+
+
+class SignatureChallenge(Base):
+    """A challenge issued for an e-signature login (idp/challenges.py). Only hashes are kept: of the
+    challenge, and of the login (interaction, browser) it was issued to."""
+
+    __tablename__ = "signature_challenges"
+
+    challenge_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    binding_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
