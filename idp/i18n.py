@@ -96,6 +96,7 @@ MESSAGES: dict[str, dict[str, str]] = {
     "esign_certificate_expired": {"uz": "Sertifikatingiz muddati tugagan yoki hali kuchga kirmagan. Kalitingizni yangilang.", "ru": "Срок действия сертификата истёк или ещё не начался. Обновите ключ.", "en": "Your certificate has expired or is not valid yet. Renew your key."},
     "esign_untrusted": {"uz": "Sertifikat bu tizim ishonadigan markaz tomonidan berilmagan.", "ru": "Сертификат выдан не тем удостоверяющим центром, которому доверяет система.", "en": "The certificate was not issued by a certification authority this service trusts."},
     "esign_try_later": {"uz": "Sertifikat holatini hozir tekshirib bo‘lmadi. Birozdan so‘ng urinib ko‘ring.", "ru": "Сейчас не удалось проверить статус сертификата. Повторите позже.", "en": "The certificate's status cannot be checked right now. Try again shortly."},
+    "scope_legal_entities": {"uz": "Siz vakili bo‘lgan tashkilotlar (STIR, nomi, lavozimingiz)", "ru": "Организации, которые вы представляете (ИНН, название, должность)", "en": "Organisations you represent (TIN, name, role)"},
     "esign_no_pinfl": {"uz": "Sertifikatda JShShIR (PINFL) yo‘q. Fuqaro yoki xodim sertifikati bilan kiring.", "ru": "В сертификате нет ПИНФЛ. Войдите с сертификатом физического лица или сотрудника.", "en": "The certificate names no personal number (PINFL). Log in with a citizen's or an employee's certificate."},
 }
 

@@ -1,4 +1,4 @@
-"""e-signature login challenges
+"""e-signature login challenges; organisations a person represents, and the one a login was made for
 
 Revision ID: 0003_esign
 Revises: 0002
@@ -28,8 +28,36 @@ def upgrade() -> None:
     with op.batch_alter_table('signature_challenges', schema=None) as batch_op:
         batch_op.create_index(batch_op.f('ix_signature_challenges_expires_at'), ['expires_at'], unique=False)
 
+    op.create_table('person_organisations',
+    sa.Column('id', sa.Integer(), nullable=False),
+    sa.Column('person_id', sa.Integer(), nullable=False),
+    sa.Column('tin', sa.String(length=9), nullable=False),
+    sa.Column('name', sa.String(length=200), nullable=False),
+    sa.Column('role', sa.String(length=200), nullable=True),
+    sa.Column('is_basic', sa.Boolean(), nullable=False),
+    sa.Column('certificate_fingerprint', sa.String(length=64), nullable=False),
+    sa.Column('created_at', sa.DateTime(), nullable=False),
+    sa.Column('confirmed_at', sa.DateTime(), nullable=False),
+    sa.ForeignKeyConstraint(['person_id'], ['persons.id'], ondelete='CASCADE'),
+    sa.PrimaryKeyConstraint('id'),
+    sa.UniqueConstraint('person_id', 'tin', name='uq_person_organisation')
+    )
+    with op.batch_alter_table('person_organisations', schema=None) as batch_op:
+        batch_op.create_index(batch_op.f('ix_person_organisations_person_id'), ['person_id'], unique=False)
+    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('org_tin', sa.String(length=9), nullable=True))
+    with op.batch_alter_table('grants', schema=None) as batch_op:
+        batch_op.add_column(sa.Column('org_tin', sa.String(length=9), nullable=True))
+
 
 def downgrade() -> None:
+    with op.batch_alter_table('grants', schema=None) as batch_op:
+        batch_op.drop_column('org_tin')
+    with op.batch_alter_table('login_sessions', schema=None) as batch_op:
+        batch_op.drop_column('org_tin')
+    with op.batch_alter_table('person_organisations', schema=None) as batch_op:
+        batch_op.drop_index(batch_op.f('ix_person_organisations_person_id'))
+    op.drop_table('person_organisations')
     with op.batch_alter_table('signature_challenges', schema=None) as batch_op:
         batch_op.drop_index(batch_op.f('ix_signature_challenges_expires_at'))
     op.drop_table('signature_challenges')
