@@ -13,7 +13,8 @@ import threading
 import pytest
 from sqlalchemy import select
 
-from esign_helpers import EsignCA
+from ca_helpers import make_csr
+from esign_helpers import EsignCA, Holder
 from idp import challenges
 from idp.challenges import ChallengeError, Refusal, SignedLogin
 from idp.models import SignatureChallenge, utcnow
@@ -158,6 +159,13 @@ def test_a_revoked_certificate_is_refused(svc, esign, binding):
     verify(svc, binding, citizen.sign(issue(svc, binding)), esign)
     esign.revoke(citizen)  # no new CRL: the in-process OCSP answer knows at once
     assert refusal(svc, binding, citizen.sign(issue(svc, binding)), esign) is Refusal.REVOKED
+
+
+def test_an_expired_certificate_is_refused(svc, esign, binding):
+    key, csr = make_csr(PINFL="32301940190066")
+    expired = esign.authority.issue(csr, not_before=dt.datetime.now(dt.UTC) - dt.timedelta(days=10), days=1)
+    holder = Holder(key, expired, esign.chain())
+    assert refusal(svc, binding, holder.sign(issue(svc, binding)), esign) is Refusal.CERTIFICATE_EXPIRED
 
 
 def test_a_certificate_of_another_ca_is_untrusted(svc, esign, binding, tmp_path):

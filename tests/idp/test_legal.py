@@ -5,6 +5,7 @@ certificate puts that organisation's TIN in the tokens as `pkcs_legal_tin`."""
 from __future__ import annotations
 
 import secrets
+import threading
 from urllib.parse import urlencode
 
 import pytest
@@ -76,6 +77,28 @@ def test_a_later_certificate_refreshes_the_link_and_a_second_organisation_is_not
     with svc.db.session() as s:
         row = s.scalar(select(PersonOrganisation).where(PersonOrganisation.tin == first))
         assert row.certificate_fingerprint == renewed.fingerprint
+
+
+def test_racing_logins_with_one_certificate_record_one_link(svc, esign, person):
+    account, pinfl = person
+    login = signed_login(svc, esign, esign.employee(pinfl=pinfl))
+    barrier, errors = threading.Barrier(4), []
+
+    def record() -> None:
+        try:
+            with svc.db.session() as s:
+                person_row = s.get(Person, account.person_id)
+                barrier.wait()
+                legal.link_from_certificate(s, person_row, login)
+        except Exception as exc:  # noqa: BLE001 - collected for the assertion below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=record) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=60)
+    assert errors == [] and len(organisations(svc, account.person_id)) == 1
 
 
 def test_a_citizen_certificate_links_nothing(svc, esign, person):
