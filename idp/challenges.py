@@ -132,8 +132,8 @@ def verify(s: Session, binding: str, signature_blob: bytes, services: CAServices
     nothing.
     """
     bound = _binding_hash(binding)
-    blob = _der(signature_blob)
     try:
+        blob = encoding.signature_der(signature_blob, max_bytes=MAX_SIGNATURE_BYTES)
         signed = der.read_signed_data(blob, max_bytes=MAX_SIGNATURE_BYTES)
     except der.MalformedSignature as exc:
         raise ChallengeError(Refusal.MALFORMED, str(exc)) from None
@@ -156,13 +156,6 @@ def verify(s: Session, binding: str, signature_blob: bytes, services: CAServices
     return _signed_login(report.signers[0] if report.signers else None, report.errors, signed)
 
 
-def _der(signature_blob: bytes) -> bytes:
-    try:
-        return encoding.signature_der(signature_blob, max_bytes=MAX_SIGNATURE_BYTES)
-    except der.MalformedSignature as exc:
-        raise ChallengeError(Refusal.MALFORMED, str(exc)) from None
-
-
 def prune(s: Session, now: dt.datetime | None = None) -> int:
     """Delete challenges expired over FORGET_AFTER ago (for `yagona db prune`); return how many."""
     cutoff = (now or utcnow()) - FORGET_AFTER
@@ -180,7 +173,8 @@ def _challenge_for(s: Session, content: bytes, bound: str) -> SignatureChallenge
     if len(content) != _CHALLENGE_TEXT_CHARS:
         raise not_ours
     row = s.execute(select(SignatureChallenge).where(
-        SignatureChallenge.challenge_hash == hashlib.sha256(content).hexdigest())).scalar_one_or_none()
+        SignatureChallenge.challenge_hash == hashlib.sha256(content).hexdigest())
+        .execution_options(populate_existing=True)).scalar_one_or_none()
     if row is None or not hmac.compare_digest(row.binding_hash, bound):
         raise not_ours
     return row
