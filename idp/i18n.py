@@ -104,6 +104,19 @@ MESSAGES: dict[str, dict[str, str]] = {
     "outbox_to": {"uz": "Kimga", "ru": "Кому", "en": "To"},
     "outbox_text": {"uz": "Matn", "ru": "Текст", "en": "Text"},
     "outbox_to_invalid": {"uz": "+998 bilan boshlanuvchi telefon raqamini yoki pochta manzilini kiriting.", "ru": "Введите номер телефона (+998…) или адрес эл. почты.", "en": "Enter a phone number (+998…) or an e-mail address."},
+    # e-signature login (idp/challenges.py: esign_ + a Refusal) and legal entities (idp/legal.py)
+    "esign_malformed": {"uz": "Bu imzo emas. Imzo faylini (.p7s) yuklang yoki uning base64 matnini qo‘ying.", "ru": "Это не подпись. Загрузите файл подписи (.p7s) или вставьте её текст base64.", "en": "This is not a signature. Upload the signature file (.p7s) or paste its base64 text."},
+    "esign_detached": {"uz": "Imzo ichida so‘rov matni yo‘q. Uni biriktirilgan imzo bilan imzolang (imzo sign, --detached siz).", "ru": "В подписи нет текста запроса. Подпишите его присоединённой подписью (imzo sign без --detached).", "en": "The signature does not contain the challenge. Sign it as an attached signature (imzo sign without --detached)."},
+    "esign_not_ours": {"uz": "Imzolangan matn bu kirish uchun berilgan so‘rov emas. Ko‘rsatilgan matnni aynan, qator ko‘chirmasdan imzolang.", "ru": "Подписан не тот текст, что выдан для этого входа. Подпишите показанный текст в точности, без перевода строки.", "en": "What was signed is not the challenge shown for this login. Sign the text shown exactly, without a line break."},
+    "esign_expired": {"uz": "So‘rov muddati tugadi (2 daqiqa). Yangisini oling va qayta imzolang.", "ru": "Срок запроса истёк (2 минуты). Получите новый и подпишите снова.", "en": "The challenge has expired (2 minutes). Get a new one and sign it again."},
+    "esign_used": {"uz": "Bu so‘rovga allaqachon javob berilgan. Yangisini oling.", "ru": "На этот запрос уже ответили. Получите новый.", "en": "This challenge was already answered. Get a new one."},
+    "esign_invalid": {"uz": "Imzo yaroqsiz. Faqat o‘z kalitingiz bilan qayta imzolang.", "ru": "Подпись недействительна. Подпишите заново только своим ключом.", "en": "The signature is not valid. Sign again with your own key only."},
+    "esign_revoked": {"uz": "Sertifikatingiz bekor qilingan. Yangi kalit uchun ro‘yxatga olish markaziga murojaat qiling.", "ru": "Ваш сертификат отозван. Обратитесь в центр регистрации за новым ключом.", "en": "Your certificate has been revoked. Ask a registration centre for a new key."},
+    "esign_certificate_expired": {"uz": "Sertifikatingiz muddati tugagan yoki hali kuchga kirmagan. Kalitingizni yangilang.", "ru": "Срок действия сертификата истёк или ещё не начался. Обновите ключ.", "en": "Your certificate has expired or is not valid yet. Renew your key."},
+    "esign_untrusted": {"uz": "Sertifikat bu tizim ishonadigan markaz tomonidan berilmagan.", "ru": "Сертификат выдан не тем удостоверяющим центром, которому доверяет система.", "en": "The certificate was not issued by a certification authority this service trusts."},
+    "esign_try_later": {"uz": "Sertifikat holatini hozir tekshirib bo‘lmadi. Birozdan so‘ng urinib ko‘ring.", "ru": "Сейчас не удалось проверить статус сертификата. Повторите позже.", "en": "The certificate's status cannot be checked right now. Try again shortly."},
+    "scope_legal_entities": {"uz": "Siz vakili bo‘lgan tashkilotlar (STIR, nomi, lavozimingiz)", "ru": "Организации, которые вы представляете (ИНН, название, должность)", "en": "Organisations you represent (TIN, name, role)"},
+    "esign_no_pinfl": {"uz": "Sertifikatda JShShIR (PINFL) yo‘q. Fuqaro yoki xodim sertifikati bilan kiring.", "ru": "В сертификате нет ПИНФЛ. Войдите с сертификатом физического лица или сотрудника.", "en": "The certificate names no personal number (PINFL). Log in with a citizen's or an employee's certificate."},
 }
 
 

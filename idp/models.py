@@ -144,6 +144,8 @@ class LoginSession(Base):
     ended_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     ip: Mapped[str | None] = mapped_column(String(45))
     user_agent: Mapped[str | None] = mapped_column(String(300))
+    #: the organisation (TIN) the person logged in for, with an employee certificate (idp/legal.py)
+    org_tin: Mapped[str | None] = mapped_column(String(9))
 
     person: Mapped[Person] = relationship()
 
@@ -178,6 +180,8 @@ class Grant(Base):
     expires_at: Mapped[dt.datetime] = mapped_column(DateTime)
     revoked_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
     revoked_reason: Mapped[str | None] = mapped_column(String(40))
+    #: the login's organisation (LoginSession.org_tin), named in every token of the grant
+    org_tin: Mapped[str | None] = mapped_column(String(9))
 
 
 class AuthorizationCode(Base):
@@ -276,3 +280,36 @@ class OutboxMessage(Base):
     to: Mapped[str] = mapped_column(String(254))
     text: Mapped[str] = mapped_column(Text)
     sent_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow, index=True)
+
+
+class SignatureChallenge(Base):
+    """A challenge issued for an e-signature login (idp/challenges.py). Only hashes are kept: of the
+    challenge, and of the login (interaction, browser) it was issued to."""
+
+    __tablename__ = "signature_challenges"
+
+    challenge_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    binding_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    used_at: Mapped[dt.datetime | None] = mapped_column(DateTime)
+
+
+class PersonOrganisation(Base):
+    """An organisation a person represents (idp/legal.py): recorded and refreshed by logins with an
+    employee certificate, which names the organisation's TIN, its name and the person's title."""
+
+    __tablename__ = "person_organisations"
+    __table_args__ = (UniqueConstraint("person_id", "tin", name="uq_person_organisation"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    person_id: Mapped[int] = mapped_column(ForeignKey("persons.id", ondelete="CASCADE"), index=True)
+    tin: Mapped[str] = mapped_column(String(9))
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str | None] = mapped_column(String(200))
+    #: the person's main organisation (OneID's is_basic): the first one recorded
+    is_basic: Mapped[bool] = mapped_column(Boolean, default=False)
+    #: SHA-256 of the certificate that last confirmed the link
+    certificate_fingerprint: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+    confirmed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from . import legal
 from .models import Person, epoch
 
 #: scope -> the claims it releases
@@ -16,6 +17,8 @@ SCOPES: dict[str, tuple[str, ...]] = {
     "pinfl": ("pinfl",),
     "passport": ("passport_series", "passport_number", "passport_issued_by", "passport_issue_date",
                  "passport_expiry_date"),
+    #: the organisations the person represents (idp/legal.py), ours and in OneID's legal_info shape
+    "legal_entities": ("legal_entities", "legal_info"),
     #: OIDC Core 11: a refresh token that works while the user is away. Every portal gets one anyway,
     #: so the scope releases no claim; the consent page names it (Core 11: the OP MUST obtain consent)
     "offline_access": (),
@@ -60,6 +63,8 @@ def claims_for(person: Person, scopes: list[str]) -> dict[str, Any]:
         "passport_issue_date": person.passport_issue_date.isoformat() if person.passport_issue_date else None,
         "passport_expiry_date": person.passport_expiry_date.isoformat() if person.passport_expiry_date else None,
     }
+    if "legal_entities" in scopes:  # a query: made only when the portal may see its answer
+        values.update(legal.claims(person))
     out: dict[str, Any] = {}
     for scope in scopes:
         for claim in SCOPES.get(scope, ()):

@@ -60,8 +60,9 @@ def load_user(token: str) -> SessionUser | None:
     return SessionUser(row, token)
 
 
-def start_session(person: Person, method: str) -> SessionUser:
-    """Log the browser in after *method* proved who *person* is; returns the session user."""
+def start_session(person: Person, method: str, *, org_tin: str | None = None) -> SessionUser:
+    """Log the browser in after *method* proved who *person* is; returns the session user. *org_tin*:
+    the organisation an employee certificate's login was made for (idp/legal.py), named in the tokens."""
     s = dbs()
     token = secrets.token_urlsafe(32)
     now = utcnow()
@@ -69,7 +70,7 @@ def start_session(person: Person, method: str) -> SessionUser:
         id=_hash(token), sid=secrets.token_hex(16), person_id=person.id, person=person, auth_time=now,
         acr=level_for(method, person.identity_verified_at is not None), amr=list(METHOD_AMR[method]),
         created_at=now, last_seen_at=now, ip=request.remote_addr,
-        user_agent=(request.user_agent.string or "")[:300],
+        user_agent=(request.user_agent.string or "")[:300], org_tin=org_tin,
     )
     s.add(row)
     _replace_previous(s, row, now)

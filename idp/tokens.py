@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
+from . import legal
 from .config import Settings
 from .db import rowcount
 from .keys import KeyRing, TokenError, at_hash
@@ -25,7 +26,7 @@ from .models import Client, Grant, Person, RefreshToken, RevokedAccessToken, epo
 ACCESS_TOKEN_TYP = "at+jwt"
 ID_TOKEN_TYP = "JWT"
 GRANT_COLUMNS = ("id", "client_id", "person_id", "session_id", "scope", "acr", "amr", "auth_time", "expires_at",
-                 "revoked_at")
+                 "revoked_at", "org_tin")
 
 
 # The refresh grant is the hottest path: its statements are built once (SQLAlchemy then reuses
@@ -64,11 +65,11 @@ class TokenService:
 
     # -- grants ----------------------------------------------------------------------------
     def new_grant(self, s: Session, *, client_id: str, person_id: int, session_sid: str | None, scope: str,
-                  acr: str, amr: list[str], auth_time: dt.datetime) -> Grant:
+                  acr: str, amr: list[str], auth_time: dt.datetime, org_tin: str | None = None) -> Grant:
         now = utcnow()
         grant = Grant(
             id=secrets.token_hex(16), client_id=client_id, person_id=person_id, session_id=session_sid,
-            scope=scope, acr=acr, amr=amr, auth_time=auth_time, created_at=now,
+            scope=scope, acr=acr, amr=amr, auth_time=auth_time, created_at=now, org_tin=org_tin,
             expires_at=now + dt.timedelta(seconds=self.settings.refresh_family_ttl),
         )
         s.add(grant)
@@ -112,6 +113,7 @@ class TokenService:
             "acr": grant.acr,
             "amr": grant.amr,
             "gid": grant.id,
+            **legal.token_claims(grant.org_tin),
         }
         if grant.session_id:
             access_claims["sid"] = grant.session_id
@@ -132,6 +134,7 @@ class TokenService:
             "acr": grant.acr,
             "amr": grant.amr,
             "at_hash": at_hash(access_token, client.id_token_alg),
+            **legal.token_claims(grant.org_tin),
         }
         if grant.session_id:
             id_claims["sid"] = grant.session_id

@@ -359,6 +359,7 @@ def issue_code(client: Client, req: AuthRequest):
     grant = services().tokens.new_grant(
         s, client_id=client.client_id, person_id=user.person.id, session_sid=user.row.sid,
         scope=" ".join(req.scope), acr=user.row.acr, amr=list(user.row.amr), auth_time=user.row.auth_time,
+        org_tin=user.row.org_tin,
     )
     code = secrets.token_urlsafe(32)
     now = utcnow()

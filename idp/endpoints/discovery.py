@@ -7,6 +7,7 @@ from ..assurance import LEVELS
 from ..context import services
 from ..grants import GRANTS
 from ..keys import SUPPORTED_ALGS
+from ..legal import ORG_TIN_CLAIM
 from ..scopes import SCOPES
 from .api import json_response
 
@@ -16,7 +17,8 @@ bp = Blueprint("discovery", __name__)
 def metadata() -> dict:
     iss = services().settings.issuer
     claims = sorted({c for cs in SCOPES.values() for c in cs} | {"iss", "aud", "exp", "iat", "auth_time", "nonce",
-                                                                  "acr", "amr", "sid", "at_hash", "azp"})
+                                                                  "acr", "amr", "sid", "at_hash", "azp",
+                                                                  ORG_TIN_CLAIM})
     return {
         "issuer": iss,
         "authorization_endpoint": f"{iss}/authorize",
