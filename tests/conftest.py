@@ -34,20 +34,28 @@ def database_url(tmp_path_factory) -> str:
 
 class _Served:
     """serve(handler, content_type) -> URL of a tiny HTTP server on 127.0.0.1 (port 0) that POSTs
-    each body to *handler* and answers with its bytes; `.seen` lists the request content types."""
+    each body to *handler* and answers with its bytes (200), or with (status, bytes, extra headers);
+    `.seen` lists the request content types, `.headers` each request's headers."""
 
     def __init__(self) -> None:
         self.servers: list[HTTPServer] = []
         self.seen: list[str] = []
+        self.headers: list[dict[str, str]] = []
 
-    def __call__(self, handler: Callable[[bytes], bytes], content_type: str) -> str:
-        seen = self.seen
+    def __call__(self, handler: Callable[[bytes], bytes | tuple[int, bytes, dict[str, str]]], content_type: str) -> str:
+        seen, headers = self.seen, self.headers
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 seen.append(self.headers.get("Content-Type", ""))
+                headers.append(dict(self.headers.items()))
                 answer = handler(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-                self.send_response(200)
+                status, extra = 200, {}
+                if isinstance(answer, tuple):
+                    status, answer, extra = answer
+                self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()
