@@ -498,6 +498,8 @@ def keys_list(as_json: bool) -> None:
 from .ca_cli import ca as _ca_group  # noqa: E402 - `yagona ca ...` lives in its own module
 
 main.add_command(_ca_group)
+from .cards_cli import cards as _cards_group  # noqa: E402 - `yagona cards ...`: development test cards
+main.add_command(_cards_group)
 
 if __name__ == "__main__":  # pragma: no cover
     main()
