@@ -239,7 +239,7 @@ class HttpCardProcessor:
                 while len(raw) <= self.MAX_ANSWER:  # a slow drip is cut at the deadline, a flood at the cap
                     if time.monotonic() > deadline:
                         raise GatewayError(f"card processor {self.url} did not answer within {self.timeout:g} s")
-                    chunk = response.read(4096)
+                    chunk = response.read1(4096)  # one socket read: read() would wait for all 4096
                     if not chunk:
                         break
                     raw += chunk

@@ -206,3 +206,50 @@ def test_http_unreachable_processor_is_a_gateway_error(tmp_path):
     with pytest.raises(GatewayError, match="cannot be reached"):
         _holder(HttpCardProcessor(f"http://127.0.0.1:{port}/holder", None), "8600120000000011", "12/30")
     assert os.listdir(tmp_path) == []
+
+
+def test_http_slow_drip_is_cut_at_the_deadline():
+    """An answer sent a byte at a time would otherwise hold a worker for as long as the processor likes."""
+    import socket
+    import threading
+
+    answer = json.dumps({"state": "good", "holder": "ALIYEV VALI", "phone": "+998901234567"}).encode() + b" " * 200
+    listener = socket.create_server(("127.0.0.1", 0))
+    sent = [0]
+
+    def drip() -> None:
+        conn, _ = listener.accept()
+        with conn:
+            conn.recv(65536)
+            conn.sendall(b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\n"
+                         b"Content-Length: %d\r\n\r\n" % len(answer))
+            try:
+                for byte in answer:
+                    conn.sendall(bytes([byte]))
+                    sent[0] += 1
+                    time.sleep(0.05)
+            except OSError:
+                pass  # the client gave up: that is the point
+
+    server = threading.Thread(target=drip, daemon=True)
+    server.start()
+    url = f"http://127.0.0.1:{listener.getsockname()[1]}/holder"
+    try:
+        with pytest.raises(GatewayError, match="did not answer within 0.5 s"):
+            _holder(HttpCardProcessor(url, None, timeout=0.5), "8600120000000011", "12/30")
+        server.join(30)
+    finally:
+        listener.close()
+    assert sent[0] < len(answer)  # the client hung up mid-answer instead of reading it to the end
+
+
+def test_no_card_number_reaches_the_log(dev, serve, caplog):
+    caplog.set_level("DEBUG")
+    url = serve(_json({"state": "blocked"}), "application/json")
+    for processor in (dev, HttpCardProcessor(url, "s3cret")):
+        for number in ("8600120000000011", "8600120000000029", "8600120000000052"):
+            try:
+                processor.holder(number, "12/30")
+            except (CardRefused, GatewayError) as err:
+                assert number not in f"{err!r} {err}"
+    assert "860012000000" not in caplog.text and "s3cret" not in caplog.text
