@@ -263,6 +263,10 @@ class HttpCardProcessor:
 def card_processor(settings: Settings) -> CardProcessor:
     """The configured card processor (HTTP), the development one in development mode, or
     GatewayNotConfigured in one line."""
-    return choose_backend(settings, "cards", "card processor",
-                          http=lambda url, token: HttpCardProcessor(url, token),
-                          dev=lambda: DevelopmentCards(settings.instance_path))
+    def http(url: str, token: str | None) -> CardProcessor:
+        return HttpCardProcessor(url, token)
+
+    def dev() -> CardProcessor:
+        return DevelopmentCards(settings.instance_path)
+
+    return choose_backend(settings, "cards", "card processor", http=http, dev=dev)
