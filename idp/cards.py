@@ -7,6 +7,8 @@ an account keeps is `card_reference()` — an HMAC-SHA256 of the PAN under a key
 secret (the same card is found again; a leaked database does not give card numbers, which a plain hash
 would, the PAN space of one card scheme being small enough to enumerate) and the last four digits for
 display (PCI DSS v4.0 req. 3.3-3.5: at most the last four shown, the PAN unreadable where stored).
+The fingerprint is also the identifier a card's guesses are counted under (idp/attempts.py, method
+"card"), so the counters table names no card either.
 """
 from __future__ import annotations
 

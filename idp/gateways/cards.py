@@ -92,7 +92,7 @@ class CardProcessor(Protocol):
 
 
 def _usable(state: str, name: str, phone: str | None) -> CardHolder:
-    """One reading of a processor's answer for every backend: a refusal, or the holder."""
+    """One reading of a processor's answer for every backend: a refusal, or the holder (state "good")."""
     if state != "good":
         raise _REFUSALS[state]()
     if not phone:
@@ -214,11 +214,9 @@ class HttpCardProcessor:
     def holder(self, pan: str, expiry: str) -> CardHolder:
         answer = self._post({"pan": pan, "expiry": expiry})
         state, name, phone = answer.get("state"), answer.get("holder"), answer.get("phone")
-        if state == "unknown":
-            raise CardUnknown()
-        if state not in STATES:
+        if state != "good" and state not in _REFUSALS:
             raise GatewayError(f"card processor {self.url} answered an unknown state")
-        if state != "good":
+        if state != "good":  # a refused card needs no holder: the answer's other fields are not read
             raise _REFUSALS[state]()
         try:
             name = normalize_holder(name if isinstance(name, str) else "")
