@@ -97,10 +97,11 @@ def parse_pan(number: str) -> str:
     return digits
 
 
-def parse_expiry(text: str, *, today: dt.date | None = None) -> str:
+def parse_expiry(text: str, *, today: dt.date | None = None, past_ok: bool = False) -> str:
     """"MM/YY" (also "MMYY", "MM / YY") of a card valid this month or later, as "MM/YY".
 
-    A card is valid to the last day of its expiry month. UserError: card_expiry_invalid, card_expired."""
+    A card is valid to the last day of its expiry month. UserError: card_expiry_invalid, card_expired
+    (not with *past_ok*: a card kept on file may expire after it was filed)."""
     if not isinstance(text, str) or len(text) > MAX_INPUT:
         raise UserError("card_expiry_invalid")
     m = _EXPIRY.fullmatch(text.strip())
@@ -108,7 +109,7 @@ def parse_expiry(text: str, *, today: dt.date | None = None) -> str:
         raise UserError("card_expiry_invalid")
     month, year = int(m.group(1)), 2000 + int(m.group(2))
     today = today or dt.datetime.now(dt.timezone.utc).date()
-    if (year, month) < (today.year, today.month):
+    if (year, month) < (today.year, today.month) and not past_ok:
         raise UserError("card_expired")
     if year > today.year + MAX_YEARS_AHEAD:
         raise UserError("card_expiry_invalid")

@@ -63,8 +63,8 @@ def test_a_malformed_or_absurd_expiry_is_refused(typed):
 
 
 def test_a_card_never_prints_its_number():
-    card = parse_card("8600 1200 0000 0011", "12/30", today=TODAY)
-    assert (card.pan, card.expiry, card.last4, card.scheme) == (UZCARD, "12/30", "0011", "UzCard")
+    card = parse_card("8600 1200 0000 0011", "12/40", today=TODAY)
+    assert (card.pan, card.expiry, card.last4, card.scheme) == (UZCARD, "12/40", "0011", "UzCard")
     for shown in (repr(card), str(card), f"{card}", repr([card]), repr({"card": card})):
         assert UZCARD not in shown and "0011" in shown, shown
     assert parse_card(HUMO, "01/31", today=TODAY).scheme == "Humo"
@@ -75,7 +75,7 @@ def test_the_fingerprint_finds_the_same_card_and_nothing_else():
     assert card_fingerprint(secret, UZCARD) == card_fingerprint(secret, "8600 1200 0000 0011")
     assert card_fingerprint(secret, UZCARD) != card_fingerprint(secret, HUMO)
     assert card_fingerprint(secret, UZCARD) != card_fingerprint(other, UZCARD)
-    ref = card_reference(secret, Card(UZCARD, "12/30"))
+    ref = card_reference(secret, Card(UZCARD, "12/40"))
     assert (ref.fingerprint, ref.last4, ref.scheme) == (card_fingerprint(secret, UZCARD), "0011", "UzCard")
     assert len(ref.fingerprint) == 64
     # what an account stores: no PAN, not even its first twelve digits
@@ -134,3 +134,8 @@ def test_another_name_does_not_match(holder, names):
 def test_name_words_folds_the_apostrophes_and_spellings():
     assert name_words("G'ANIYEV Oʻg`li") == name_words("GʻANIEV O'G'LI") == ["GANIEV", "OGLI"]
     assert name_words("Qo'shqoq Kholmatov") == name_words("Кўшқоқ Холматов")
+
+
+def test_a_filed_expiry_may_be_past_but_must_still_be_well_formed():
+    assert parse_expiry("01/21", today=TODAY, past_ok=True) == "01/21"
+    _refused("card_expiry_invalid", parse_expiry, "13/21", today=TODAY, past_ok=True)

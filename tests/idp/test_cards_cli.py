@@ -50,11 +50,11 @@ def test_list_shows_the_shipped_test_cards(run):
     assert out.returncode == 0, out.stderr
     cards = json.loads(out.stdout)
     assert all(set(c) == FIELDS for c in cards)
-    assert {"pan": "8600120000000011", "expiry": "12/30", "holder": "ALIYEV VALI", "phone": "+998901234567",
+    assert {"pan": "8600120000000011", "expiry": "12/40", "holder": "ALIYEV VALI", "phone": "+998901234567",
             "state": "good"} in cards
     assert {c["state"] for c in cards} == {"good", "blocked", "expired"} and any(c["phone"] is None for c in cards)
     plain = run("list")
-    assert plain.returncode == 0 and "8600 1200 0000 0011  12/30  good" in plain.stdout
+    assert plain.returncode == 0 and "8600 1200 0000 0011  12/40  good" in plain.stdout
     assert len(plain.stdout.splitlines()) == len(cards)
 
 
@@ -82,7 +82,7 @@ def test_an_added_card_is_listed_and_answered_by_the_processor(run, instance):
     (("--pan", "86001200", "--expiry", "01/33", "--holder", "ALIYEV VALI"), "number invalid"),
     (("--pan", "8600120000000052", "--expiry", "01/20", "--holder", "ALIYEV VALI"), "expired"),
     (("--pan", "8600120000000052", "--expiry", "1/33", "--holder", "ALIYEV VALI"), "expiry invalid"),
-    (("--pan", "8600120000000011", "--expiry", "12/30", "--holder", "ALIYEV VALI"), "already a test card"),
+    (("--pan", "8600120000000011", "--expiry", "12/40", "--holder", "ALIYEV VALI"), "already a test card"),
     (("--pan", "8600120000000052", "--expiry", "01/33", "--holder", "ALIYEV VALI", "--phone", "12345"), "+998"),
     (("--pan", "8600120000000052", "--expiry", "01/33", "--holder", "<b>ALIYEV</b>"), "Latin letters"),
     (("--pan", "8600120000000052", "--expiry", "01/33", "--holder", "ALIYEV VALI", "--state", "stolen"), "stolen"),

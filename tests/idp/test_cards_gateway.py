@@ -36,18 +36,18 @@ def _holder(processor, number: str, expiry: str) -> CardHolder:
 # --- development backend -----------------------------------------------------------------------------
 
 def test_the_good_test_cards_give_the_holder_and_the_phone(dev):
-    uzcard = _holder(dev, "8600 1200 0000 0011", "12/30")
-    humo = _holder(dev, "9860 1200 0000 0014", "06/31")
+    uzcard = _holder(dev, "8600 1200 0000 0011", "12/40")
+    humo = _holder(dev, "9860 1200 0000 0014", "06/41")
     assert uzcard == CardHolder("ALIYEV VALI", "+998901234567", "good")
     assert humo.phone == "+998901234567" and holder_matches(humo.name, **VALI)
 
 
 @pytest.mark.parametrize("number,expiry,refusal,key", [
-    ("8600 1200 0000 0029", "12/30", CardBlocked, "card_blocked"),
-    ("8600 1200 0000 0037", "12/30", CardExpired, "card_expired"),
-    ("9860 1200 0000 0022", "12/30", CardNoPhone, "card_no_phone"),
-    ("8600 1200 0000 0052", "12/30", CardUnknown, "card_unknown"),   # valid number, no such card
-    ("8600 1200 0000 0011", "11/30", CardUnknown, "card_unknown"),   # a good card with the wrong expiry
+    ("8600 1200 0000 0029", "12/40", CardBlocked, "card_blocked"),
+    ("8600 1200 0000 0037", "12/40", CardExpired, "card_expired"),
+    ("9860 1200 0000 0022", "12/40", CardNoPhone, "card_no_phone"),
+    ("8600 1200 0000 0052", "12/40", CardUnknown, "card_unknown"),   # valid number, no such card
+    ("8600 1200 0000 0011", "11/40", CardUnknown, "card_unknown"),   # a good card with the wrong expiry
 ])
 def test_each_refusal_is_its_own_error_with_a_page_text(dev, number, expiry, refusal, key):
     with pytest.raises(refusal) as err:
@@ -58,7 +58,7 @@ def test_each_refusal_is_its_own_error_with_a_page_text(dev, number, expiry, ref
 
 
 def test_another_persons_card_names_its_holder_who_is_not_the_citizen(dev):
-    other = _holder(dev, "8600 1200 0000 0045", "12/30")
+    other = _holder(dev, "8600 1200 0000 0045", "12/40")
     assert other.name == "KARIMOVA NODIRA" and not holder_matches(other.name, **VALI)
 
 
@@ -83,14 +83,14 @@ def test_an_added_card_is_found_and_the_file_is_private(dev, tmp_path):
 
 
 @pytest.mark.parametrize("args,words", [
-    (("8600120000000011", "12/30", "ALIYEV VALI", "+998901234567"), "already a test card"),
-    (("8600120000000012", "12/30", "ALIYEV VALI", "+998901234567"), "mistyped"),
-    (("4111111111111111", "12/30", "ALIYEV VALI", "+998901234567"), "not accepted"),
+    (("8600120000000011", "12/40", "ALIYEV VALI", "+998901234567"), "already a test card"),
+    (("8600120000000012", "12/40", "ALIYEV VALI", "+998901234567"), "mistyped"),
+    (("4111111111111111", "12/40", "ALIYEV VALI", "+998901234567"), "not accepted"),
     (("8600120000000052", "01/20", "ALIYEV VALI", "+998901234567"), "expired"),
-    (("8600120000000052", "12/30", "АЛИЕВ ВАЛИ", "+998901234567"), "Latin letters"),
-    (("8600120000000052", "12/30", "ALIYEV VALI", "+99890123456"), r"\+998"),
-    (("8600120000000052", "12/30", "ALIYEV VALI", "+998٩٠١٢٣٤٥٦٧"), r"\+998"),
-    (("8600120000000052", "12/30", "ALIYEV VALI", "+998901234567", "stolen"), "good, blocked, expired"),
+    (("8600120000000052", "12/40", "АЛИЕВ ВАЛИ", "+998901234567"), "Latin letters"),
+    (("8600120000000052", "12/40", "ALIYEV VALI", "+99890123456"), r"\+998"),
+    (("8600120000000052", "12/40", "ALIYEV VALI", "+998٩٠١٢٣٤٥٦٧"), r"\+998"),
+    (("8600120000000052", "12/40", "ALIYEV VALI", "+998901234567", "stolen"), "good, blocked, expired"),
 ])
 def test_a_bad_added_card_is_refused_and_nothing_is_written(dev, tmp_path, args, words):
     with pytest.raises(ValueError, match=words):
@@ -101,7 +101,7 @@ def test_a_bad_added_card_is_refused_and_nothing_is_written(dev, tmp_path, args,
 def test_a_broken_added_file_is_a_gateway_error_naming_it(dev, tmp_path):
     (tmp_path / "dev-cards.json").write_text('{"cards": [{"pan": "1"}]}')
     with pytest.raises(GatewayError, match="dev-cards.json"):
-        _holder(dev, "8600 1200 0000 0011", "12/30")
+        _holder(dev, "8600 1200 0000 0011", "12/40")
 
 
 def test_a_phone_takes_ascii_digits_only():
@@ -145,9 +145,9 @@ def test_http_good_answer_sends_the_card_and_the_token(serve):
         return json.dumps({"state": "good", "holder": "Aliyev  Vali", "phone": "998901234567"}).encode()
 
     url = serve(processor, "application/json")
-    holder = _holder(HttpCardProcessor(url + "/holder", "s3cret"), "8600 1200 0000 0011", "12/30")
+    holder = _holder(HttpCardProcessor(url + "/holder", "s3cret"), "8600 1200 0000 0011", "12/40")
     assert holder == CardHolder("ALIYEV VALI", "+998901234567", "good")
-    assert bodies == [{"pan": "8600120000000011", "expiry": "12/30"}]
+    assert bodies == [{"pan": "8600120000000011", "expiry": "12/40"}]
     assert serve.headers[0]["Authorization"] == "Bearer s3cret"
     assert serve.seen == ["application/json"]
 
@@ -159,7 +159,7 @@ def test_http_good_answer_sends_the_card_and_the_token(serve):
 ])
 def test_http_refusals_are_the_same_errors(serve, answer, refusal):
     with pytest.raises(refusal):
-        _holder(HttpCardProcessor(serve(_json(answer), "application/json"), None), "8600120000000011", "12/30")
+        _holder(HttpCardProcessor(serve(_json(answer), "application/json"), None), "8600120000000011", "12/40")
 
 
 @pytest.mark.parametrize("handler,words", [
@@ -177,7 +177,7 @@ def test_http_refusals_are_the_same_errors(serve, answer, refusal):
 def test_http_bad_answers_are_gateway_errors_without_the_card_number(serve, handler, words):
     processor = HttpCardProcessor(serve(handler, "application/json"), "s3cret")
     with pytest.raises(GatewayError, match=words) as err:
-        _holder(processor, "8600 1200 0000 0011", "12/30")
+        _holder(processor, "8600 1200 0000 0011", "12/40")
     assert "8600120000000011" not in str(err.value) and "s3cret" not in str(err.value)
 
 
@@ -185,7 +185,7 @@ def test_http_redirect_is_not_followed_so_the_token_and_card_stay_put(serve):
     elsewhere = serve(_json({"state": "good", "holder": "ALIYEV VALI", "phone": "+998901234567"}), "application/json")
     url = serve(lambda body: (307, b"", {"Location": elsewhere + "/steal"}), "application/json")
     with pytest.raises(GatewayError, match="HTTP 307"):
-        _holder(HttpCardProcessor(url, "s3cret"), "8600 1200 0000 0011", "12/30")
+        _holder(HttpCardProcessor(url, "s3cret"), "8600 1200 0000 0011", "12/40")
     assert len(serve.headers) == 1  # only the first server was asked
 
 
@@ -195,7 +195,7 @@ def test_http_silence_is_a_gateway_error(serve):
         return b"{}"
 
     with pytest.raises(GatewayError, match="did not answer within 0.3 s"):
-        _holder(HttpCardProcessor(serve(slow, "application/json"), None, timeout=0.3), "8600120000000011", "12/30")
+        _holder(HttpCardProcessor(serve(slow, "application/json"), None, timeout=0.3), "8600120000000011", "12/40")
 
 
 def test_http_unreachable_processor_is_a_gateway_error(tmp_path):
@@ -204,7 +204,7 @@ def test_http_unreachable_processor_is_a_gateway_error(tmp_path):
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(GatewayError, match="cannot be reached"):
-        _holder(HttpCardProcessor(f"http://127.0.0.1:{port}/holder", None), "8600120000000011", "12/30")
+        _holder(HttpCardProcessor(f"http://127.0.0.1:{port}/holder", None), "8600120000000011", "12/40")
     assert os.listdir(tmp_path) == []
 
 
@@ -236,7 +236,7 @@ def test_http_slow_drip_is_cut_at_the_deadline():
     url = f"http://127.0.0.1:{listener.getsockname()[1]}/holder"
     try:
         with pytest.raises(GatewayError, match="did not answer within 0.5 s"):
-            _holder(HttpCardProcessor(url, None, timeout=0.5), "8600120000000011", "12/30")
+            _holder(HttpCardProcessor(url, None, timeout=0.5), "8600120000000011", "12/40")
         server.join(30)
     finally:
         listener.close()
@@ -249,7 +249,18 @@ def test_no_card_number_reaches_the_log(dev, serve, caplog):
     for processor in (dev, HttpCardProcessor(url, "s3cret")):
         for number in ("8600120000000011", "8600120000000029", "8600120000000052"):
             try:
-                processor.holder(number, "12/30")
+                processor.holder(number, "12/40")
             except (CardRefused, GatewayError) as err:
                 assert number not in f"{err!r} {err}"
     assert "860012000000" not in caplog.text and "s3cret" not in caplog.text
+
+
+def test_a_filed_card_past_its_expiry_stays_listed_and_is_refused_by_the_date_check(dev, tmp_path):
+    (tmp_path / "dev-cards.json").write_text(json.dumps({"cards": [
+        {"pan": "8600120000000052", "expiry": "01/21", "holder": "ALIYEV VALI", "phone": "+998901234567",
+         "state": "good"}]}))
+    assert [c.expiry for c in dev.cards()][-1] == "01/21"
+    assert _holder(dev, "8600 1200 0000 0011", "12/40").name == "ALIYEV VALI"  # the other cards still answer
+    with pytest.raises(UserError) as err:
+        parse_card("8600120000000052", "01/21")
+    assert err.value.key == "card_expired"
