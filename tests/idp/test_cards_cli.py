@@ -11,6 +11,7 @@ from pathlib import Path
 
 import pytest
 
+from idp.cards import luhn_ok
 from idp.gateways.cards import CardHolder, DevelopmentCards
 
 YAGONA = str(Path(sys.executable).with_name("yagona"))
@@ -115,3 +116,17 @@ def test_outside_an_instance_the_commands_refuse_in_one_line(run, tmp_path):
     out = run("list", YAGONA_INSTANCE=str(tmp_path / "nowhere"), DATABASE_URL=None, YAGONA_SECRET_KEY=None)
     _refused(out, "no Yagona instance")
     assert not (tmp_path / "nowhere").exists()
+
+
+def test_parallel_adds_all_land(run, database_url, settings, instance):
+    """Each `cards add` reads, extends and replaces the file under a lock: none overwrites another's card."""
+    pans = [n + str(next(c for c in "0123456789" if luhn_ok(n + c))) for n in
+            (f"8600130000000{i}" for i in range(10, 16))]
+    env = {k: v for k, v in os.environ.items() if not k.startswith("YAGONA_")}
+    env.update(DATABASE_URL=database_url, YAGONA_INSTANCE=str(instance), YAGONA_SECRET_KEY=settings.secret_key.decode(),
+               YAGONA_DEV="1")
+    procs = [subprocess.Popen([YAGONA, "cards", "add", "--pan", pan, "--expiry", "01/33", "--holder", "ALIYEV VALI"],
+                              env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for pan in pans]
+    assert [p.wait(timeout=120) for p in procs] == [0] * len(pans)
+    listed = {c["pan"] for c in json.loads(run("list", "--json").stdout)}
+    assert set(pans) <= listed
