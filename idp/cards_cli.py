@@ -22,12 +22,12 @@ from .gateways.cards import STATES, DevCard, DevelopmentCards, card_processor
 def _development_cards() -> DevelopmentCards:
     try:
         settings = load_settings(create=False)
-    except ConfigError as exc:
+        if not settings.dev:
+            raise click.ClickException("yagona cards works only in development mode (YAGONA_DEV=1): "
+                                       "a real card processor's cards are the bank's")
+        processor = card_processor(settings)
+    except ConfigError as exc:  # no instance here, or a YAGONA_CARDS_URL that is refused
         raise click.ClickException(str(exc)) from None
-    if not settings.dev:
-        raise click.ClickException("yagona cards works only in development mode (YAGONA_DEV=1): "
-                                   "a real card processor's cards are the bank's")
-    processor = card_processor(settings)
     if not isinstance(processor, DevelopmentCards):
         raise click.ClickException("YAGONA_CARDS_URL is set: cards are the real processor's, not test cards")
     return processor

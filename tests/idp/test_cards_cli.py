@@ -109,6 +109,7 @@ def test_outside_development_mode_the_commands_refuse_in_one_line(run, instance,
     _refused(out, "YAGONA_DEV=1")
     assert "8600" not in out.stdout + out.stderr
     _refused(run(*command, YAGONA_CARDS_URL="https://cards.example.uz/holder"), "YAGONA_CARDS_URL")
+    _refused(run(*command, YAGONA_CARDS_URL="http://cards.example.uz/holder"), "https")
     assert list(instance.iterdir()) == []
 
 
