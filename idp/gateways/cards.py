@@ -206,9 +206,12 @@ class HttpCardProcessor:
     MAX_ANSWER = 16 * 1024
 
     def __init__(self, url: str, token: str | None, *, timeout: float = 10.0) -> None:
-        parts = urlsplit(url)
-        local = parts.hostname in ("127.0.0.1", "::1", "localhost")
-        if parts.scheme != "https" and not (parts.scheme == "http" and local):
+        try:
+            parts = urlsplit(url)
+            local = parts.hostname in ("127.0.0.1", "::1", "localhost")
+        except ValueError:  # "http://[::1" and the like
+            raise GatewayNotConfigured(f"YAGONA_CARDS_URL is not a URL: {url!r}") from None
+        if parts.scheme not in ("http", "https") or not parts.hostname or (parts.scheme == "http" and not local):
             # the card number and the token would cross the network in clear text
             raise GatewayNotConfigured(f"YAGONA_CARDS_URL must be an https URL (http only on localhost), not {url!r}")
         self.url, self.token, self.timeout = url, token, timeout

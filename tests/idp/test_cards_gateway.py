@@ -125,9 +125,11 @@ def test_the_backend_is_http_when_configured_development_only_in_dev_mode_else_r
         card_processor(_settings(tmp_path))
 
 
-@pytest.mark.parametrize("url", ["http://cards.example.uz/holder", "ftp://127.0.0.1/x", "cards.example.uz"])
-def test_a_clear_text_processor_url_is_refused(tmp_path, url):
-    with pytest.raises(GatewayNotConfigured, match="https"):
+@pytest.mark.parametrize("url,words", [("http://cards.example.uz/holder", "https"), ("ftp://127.0.0.1/x", "https"),
+                                       ("cards.example.uz", "https"), ("https:///holder", "https"),
+                                       ("http://[::1/holder", "not a URL")])
+def test_a_clear_text_or_broken_processor_url_is_refused(tmp_path, url, words):
+    with pytest.raises(GatewayNotConfigured, match=words):
         card_processor(_settings(tmp_path, gateway_urls={"cards": url}))
 
 
