@@ -20,7 +20,7 @@ from .models import Credential, Person, PersonState, utcnow
 from .passwords import Passwords, password_problem
 
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{2,63}$")
-PHONE_RE = re.compile(r"^\+998\d{9}$")
+PHONE_RE = re.compile(r"\+998[0-9]{9}")  # ASCII digits: \d would take "٩" too
 EMAIL_RE = re.compile(r"^[^@\s]{1,64}@[^@\s]{1,189}\.[^@\s]{2,}$")
 PASSWORD = "password"
 
@@ -37,7 +37,7 @@ def normalize_phone(phone: str) -> str:
     if re.fullmatch(r"\d{9}", digits):
         digits = "998" + digits
     candidate = "+" + digits
-    if not PHONE_RE.match(candidate):
+    if not PHONE_RE.fullmatch(candidate):
         raise UserError("phone_invalid")
     return candidate
 

@@ -505,6 +505,8 @@ def keys_list(as_json: bool) -> None:
 from .ca_cli import ca as _ca_group  # noqa: E402 - `yagona ca ...` lives in its own module
 
 main.add_command(_ca_group)
+from .cards_cli import cards as _cards_group  # noqa: E402 - `yagona cards ...`: development test cards
+main.add_command(_cards_group)
 
 from .sms_cli import email as _email_group, sms as _sms_group  # noqa: E402 - `yagona sms|email outbox`
 

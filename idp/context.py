@@ -9,6 +9,7 @@ from sqlalchemy.orm import Session
 from .accounts import Accounts
 from .config import Settings
 from .db import Database
+from .gateways.cards import CardProcessor
 from .gateways.messages import MessageGateway
 from .gateways.registry import Registry
 from .keys import KeyRing
@@ -28,6 +29,7 @@ class Services:
     registry: Registry
     sms: MessageGateway
     email: MessageGateway
+    cards: CardProcessor
     codes: OneTimeCodes
 
 

@@ -117,6 +117,16 @@ MESSAGES: dict[str, dict[str, str]] = {
     "esign_try_later": {"uz": "Sertifikat holatini hozir tekshirib bo‘lmadi. Birozdan so‘ng urinib ko‘ring.", "ru": "Сейчас не удалось проверить статус сертификата. Повторите позже.", "en": "The certificate's status cannot be checked right now. Try again shortly."},
     "scope_legal_entities": {"uz": "Siz vakili bo‘lgan tashkilotlar (STIR, nomi, lavozimingiz)", "ru": "Организации, которые вы представляете (ИНН, название, должность)", "en": "Organisations you represent (TIN, name, role)"},
     "esign_no_pinfl": {"uz": "Sertifikatda JShShIR (PINFL) yo‘q. Fuqaro yoki xodim sertifikati bilan kiring.", "ru": "В сертификате нет ПИНФЛ. Войдите с сертификатом физического лица или сотрудника.", "en": "The certificate names no personal number (PINFL). Log in with a citizen's or an employee's certificate."},
+    # bank cards (UzCard, Humo): idp/cards.py and the card processor's refusals (idp/gateways/cards.py)
+    "card_number_invalid": {"uz": "Karta raqamining 16 ta raqamini kiriting.", "ru": "Введите 16 цифр номера карты.", "en": "Enter the 16 digits of the card number."},
+    "card_number_mistyped": {"uz": "Karta raqamida xato bor: raqamlarni tekshiring.", "ru": "В номере карты ошибка: проверьте цифры.", "en": "The card number has a typo: check the digits."},
+    "card_not_accepted": {"uz": "Faqat UzCard (8600…) va Humo (9860…) kartalari qabul qilinadi.", "ru": "Принимаются только карты UzCard (8600…) и Humo (9860…).", "en": "Only UzCard (8600…) and Humo (9860…) cards are accepted."},
+    "card_expiry_invalid": {"uz": "Amal qilish muddatini kartadagidek OO/YY ko‘rinishida kiriting.", "ru": "Введите срок действия как на карте: ММ/ГГ.", "en": "Enter the expiry as printed on the card: MM/YY."},
+    "card_expired": {"uz": "Bu kartaning amal qilish muddati tugagan.", "ru": "Срок действия этой карты истёк.", "en": "This card has expired."},
+    "card_blocked": {"uz": "Bu karta bloklangan. Bankingizga murojaat qiling.", "ru": "Эта карта заблокирована. Обратитесь в свой банк.", "en": "This card is blocked. Contact your bank."},
+    "card_no_phone": {"uz": "Bankda bu karta uchun telefon raqami yo‘q. Uni bankingizda qo‘shing yoki boshqa usulni tanlang.", "ru": "В банке нет номера телефона для этой карты. Добавьте его в своём банке или выберите другой способ.", "en": "Your bank has no phone number for this card. Add one at your bank, or choose another way in."},
+    "card_unknown": {"uz": "Karta topilmadi: raqam va amal qilish muddatini tekshiring.", "ru": "Карта не найдена: проверьте номер и срок действия.", "en": "Card not found: check the number and the expiry."},
+    "card_holder_mismatch": {"uz": "Karta egasining ismi sizning ma’lumotlaringizga mos emas. Faqat o‘z kartangizdan foydalaning.", "ru": "Имя владельца карты не совпадает с вашими данными. Используйте только свою карту.", "en": "The card holder's name does not match yours. Use a card of your own."},
 }
 
 

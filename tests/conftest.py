@@ -34,24 +34,32 @@ def database_url(tmp_path_factory) -> str:
 
 class _Served:
     """serve(handler, content_type) -> URL of a tiny HTTP server on 127.0.0.1 (port 0) that POSTs
-    each body to *handler* and answers with its bytes (200), or with (status, bytes); `.seen` lists
-    the request content types, `.requests` each request's path and headers."""
+    each body to *handler* and answers with its bytes (200), or with (status, bytes) or (status, bytes,
+    extra headers); `.seen` lists the request content types, `.requests` each request's path and
+    headers, `.headers` the headers alone."""
 
     def __init__(self) -> None:
         self.servers: list[HTTPServer] = []
         self.seen: list[str] = []
         self.requests: list[dict] = []
+        self.headers: list[dict[str, str]] = []
 
-    def __call__(self, handler: Callable[[bytes], bytes | tuple[int, bytes]], content_type: str) -> str:
-        seen, requests = self.seen, self.requests
+    def __call__(self, handler: Callable[[bytes], bytes | tuple], content_type: str) -> str:
+        seen, requests, headers = self.seen, self.requests, self.headers
 
         class Handler(BaseHTTPRequestHandler):
             def do_POST(self) -> None:  # noqa: N802 - http.server's naming
                 seen.append(self.headers.get("Content-Type", ""))
                 requests.append({"path": self.path, "headers": dict(self.headers)})
+                headers.append(dict(self.headers.items()))
                 answer = handler(self.rfile.read(int(self.headers.get("Content-Length", "0"))))
-                status, answer = answer if isinstance(answer, tuple) else (200, answer)
+                status, extra = 200, {}
+                if isinstance(answer, tuple):
+                    status, answer, *more = answer
+                    extra = more[0] if more else {}
                 self.send_response(status)
+                for name, value in extra.items():
+                    self.send_header(name, value)
                 self.send_header("Content-Type", content_type)
                 self.send_header("Content-Length", str(len(answer)))
                 self.end_headers()

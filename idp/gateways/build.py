@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from ..config import Settings
 from ..db import Database
+from .cards import CardProcessor, card_processor
 from .email import email_gateway
 from .messages import MessageGateway
 from .registry import Registry, build_registry
@@ -17,6 +18,7 @@ class Gateways:
     registry: Registry
     sms: MessageGateway
     email: MessageGateway
+    cards: CardProcessor
 
 
 def build_gateways(settings: Settings, db: Database) -> Gateways:
@@ -26,4 +28,5 @@ def build_gateways(settings: Settings, db: Database) -> Gateways:
         registry=build_registry(settings),
         sms=sms_gateway(settings, db),
         email=email_gateway(settings, db),
+        cards=card_processor(settings),
     )
