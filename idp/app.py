@@ -81,7 +81,8 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
     app.extensions["yagona"] = Services(
         settings=settings, db=db, keys=keys, passwords=passwords,
         accounts=Accounts(settings, passwords), tokens=TokenService(settings, keys),
-        registry=gateways.registry, sms=gateways.sms, email=gateways.email, cards=gateways.cards, codes=OneTimeCodes(settings),
+        registry=gateways.registry, sms=gateways.sms, email=gateways.email, cards=gateways.cards,
+        codes=OneTimeCodes(settings),
     )
     app.teardown_appcontext(close_db)
     app.before_request(refuse_nul_characters)  # first: before CSRF and every view
