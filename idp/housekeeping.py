@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from . import attempts
+from . import attempts, interactions
 from .db import rowcount
 from .models import AuthorizationCode, Grant, LoginSession, RefreshToken, RevokedAccessToken, utcnow
 
@@ -32,6 +32,7 @@ def prune(s: Session, now: dt.datetime | None = None) -> dict[str, int]:
         "login_sessions": rowcount(s.execute(delete(LoginSession).where(or_(
             LoginSession.ended_at < cutoff, LoginSession.last_seen_at < cutoff)))),
         "attempts": attempts.prune(s, now),
+        "interactions": interactions.prune(s, now),
     }
     counts["grants"] = rowcount(s.execute(delete(Grant).where(Grant.id.in_(dead_grants.scalar_subquery()))
                                           .execution_options(synchronize_session=False)))

@@ -31,8 +31,8 @@ def _walk_login(browser: requests.Session, url: str, login: str, password: str, 
             continue
         assert resp.status_code == 200, resp.text[:400]
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', resp.text).group(1)
-        rid = re.search(r'name="authz" value="([^"]+)"', resp.text)
-        form = {"csrf_token": csrf, **({"authz": rid.group(1)} if rid else {})}
+        iid = re.search(r'name="i" value="([^"]+)"', resp.text)
+        form = {"csrf_token": csrf, **({"i": iid.group(1)} if iid else {})}
         action = re.search(r'<form method="post" action="([^"]+)"', resp.text).group(1)
         if 'name="password"' in resp.text:
             form.update(login=login, password=password)
