@@ -252,14 +252,18 @@ def consent():
     need = what_is_needed(s, waiting.row, _user(), consented=True)
     if not isinstance(need, Done):  # a login is (still) missing: the form cannot skip it
         return go_on(client, waiting, need)
-    if not finish(s, waiting):
-        return _expired()
     row, person = waiting.row, current_user.person
     if request.form.get("decision") != "allow":
+        if not finish(s, waiting):
+            return _expired()
         audit(s, "consent.denied", person_id=person.id, client_id=client.client_id)
         s.commit()
         return error_redirect(row.redirect_uri, OAuthError("access_denied", "the user declined"), row.state)
+    # the consent first: its insert-if-absent must not wait behind our own write lock (SQLite)
     _remember_consent(s, person.id, client.client_id, row.scope)
+    if not finish(s, waiting):
+        s.rollback()
+        return _expired()
     audit(s, "consent.granted", person_id=person.id, client_id=client.client_id, detail={"scopes": row.scope})
     s.flush()
     return issue_code(client, row)

@@ -76,7 +76,7 @@ def test_authlib_relying_party_full_cycle(live):
                         claims_params={"nonce": nonce, "client_id": new.client.client_id,
                                        "access_token": token["access_token"]})
     claims.validate()  # exp, iat, aud, nonce, at_hash, auth_time
-    assert claims["sub"] == sub and claims["acr"] == "low"
+    assert claims["sub"] == sub and claims["acr"] == "http://eidas.europa.eu/LoA/low"
 
     info = rp.get(meta["userinfo_endpoint"]).json()
     assert info["sub"] == sub and info["pinfl"] == "31234567890123"
