@@ -17,6 +17,7 @@ import secrets
 from dataclasses import dataclass
 
 from flask import g, request, session
+from werkzeug.exceptions import HTTPException
 from sqlalchemy import delete, update
 from sqlalchemy.orm import Session
 
@@ -87,7 +88,7 @@ def requested_id() -> str | None:
     if iid is None and request.method == "POST":
         try:
             iid = request.form.get("i")
-        except Exception:  # noqa: BLE001 - an unreadable body (too large) names none
+        except HTTPException:  # an unreadable body (too large, bad encoding) names none
             iid = None
     return iid if isinstance(iid, str) and ID_FORM.match(iid) else None
 

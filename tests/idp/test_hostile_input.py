@@ -20,7 +20,8 @@ TEXT = st.one_of(
                      "a" * 5000, "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", "refresh_token", "authorization_code"]),
 )
 FORMS = st.dictionaries(st.sampled_from(PARAMS), TEXT, max_size=8)
-ENDPOINTS = ["/authorize", "/authorize/continue", "/authorize/consent", "/authorize/cancel", "/token", "/userinfo", "/introspect",
+ENDPOINTS = ["/authorize", "/authorize/continue", "/authorize/consent", "/authorize/cancel",
+             "/token", "/userinfo", "/introspect",
              "/revoke", "/logout", "/login", "/register", "/password", "/"]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

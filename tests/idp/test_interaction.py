@@ -176,7 +176,8 @@ def test_step_up_page_when_no_method_reaches_high_then_give_up(app, svc, portal,
     assert 'name="password"' not in page.text  # the password cannot reach high: not offered
     assert 'id="no-method"' in page.text
     before = _codes(svc)
-    give_up = b.client.post("/authorize/cancel", data={"csrf_token": csrf_from(text), "i": query_of(resp.location)["i"]})
+    give_up = b.client.post("/authorize/cancel",
+                            data={"csrf_token": csrf_from(text), "i": query_of(resp.location)["i"]})
     assert give_up.status_code == 302 and give_up.location.startswith(portal.redirect_uri)
     q = query_of(give_up.location)
     assert q["error"] == "unmet_authentication_requirements" and q["state"] == params["state"]
