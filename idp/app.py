@@ -20,6 +20,7 @@ from .gateways.build import build_gateways
 from .otp import OneTimeCodes
 from .keys import KeyRing
 from .limits import limiter
+from .methods import METHODS, Method, register as register_methods
 from .passwords import Passwords
 from .sessions import login_manager
 from .tokens import TokenService
@@ -45,8 +46,10 @@ def _derive(secret: bytes, purpose: bytes) -> bytes:
     return HKDF(hashes.SHA256(), 32, salt=None, info=purpose).derive(secret)
 
 
-def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Flask:
-    """Build the IdP. With migrate=True the database is upgraded first (the embedded run does that)."""
+def create_app(settings: Settings | None = None, *, migrate: bool = False,
+               methods: tuple[Method, ...] | None = None) -> Flask:
+    """Build the IdP. With migrate=True the database is upgraded first (the embedded run does that).
+    *methods*: the login methods (idp/methods), by default the table METHODS."""
     settings = settings or load_settings()
     db = Database(settings.database_url)  # connects on first use
     gateways = build_gateways(settings, db)  # first: without its outside systems the service must not start
@@ -97,6 +100,7 @@ def create_app(settings: Settings | None = None, *, migrate: bool = False) -> Fl
 
     for bp in (discovery.bp, authorize.bp, token.bp, userinfo.bp, revocation.bp, logout.bp, account.bp):
         app.register_blueprint(bp)
+    register_methods(app, METHODS if methods is None else methods)
     from .endpoints import ca as ca_endpoints  # the CA's CRLs, OCSP and TSA under /ca
 
     ca_endpoints.init_app(app, settings, csrf)

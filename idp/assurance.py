@@ -1,18 +1,27 @@
-"""Levels of assurance (`acr`) on the eIDAS scale, and which method proves how much.
+"""Levels of assurance (`acr`) on the eIDAS scale (Regulation (EU) 910/2014 art. 8).
 
-Portals ask for a minimum with `acr_values` or register one for their client; Yagona steps
-the user up to a method that meets it. `amr` uses RFC 8176 values.
+Stored and compared by short name (low, substantial, high); portals see the eIDAS URIs
+(`http://eidas.europa.eu/LoA/low` ...) in tokens and discovery, and may ask with either form
+in `acr_values` or register either with `--min-acr`. Which method proves which level, and its
+RFC 8176 `amr`, is the methods table's business (idp/methods).
 """
 from __future__ import annotations
 
 LOW, SUBSTANTIAL, HIGH = "low", "substantial", "high"
 LEVELS = (LOW, SUBSTANTIAL, HIGH)
 RANK = {level: i for i, level in enumerate(LEVELS)}
+URI_PREFIX = "http://eidas.europa.eu/LoA/"
 
-#: the level each method reaches on its own; the password method reaches "substantial" once
-#: an operator verified the passport (see `level_for`)
-METHOD_LEVEL = {"password": LOW, "sms": LOW, "uzcard": SUBSTANTIAL, "eimzo": HIGH}
-METHOD_AMR = {"password": ["pwd"], "sms": ["sms", "otp"], "uzcard": ["otp", "sms"], "eimzo": ["swk", "pop"]}
+
+def uri(level: str) -> str:
+    """The eIDAS URI portals see for a level (`acr` claims, `acr_values_supported`)."""
+    return URI_PREFIX + level
+
+
+def short(value: str) -> str | None:
+    """The level a short name or an eIDAS URI names, or None for anything else."""
+    name = value[len(URI_PREFIX):] if value.startswith(URI_PREFIX) else value
+    return name if name in RANK else None
 
 
 def satisfies(acr: str, required: str) -> bool:
@@ -25,14 +34,8 @@ def higher(a: str, b: str) -> str:
 
 def requested_level(acr_values: str | None, client_min: str) -> str:
     """The minimum a request needs: the lowest level it lists (any listed one is acceptable),
-    never below the client's registered minimum. Unknown values are ignored (OIDC: voluntary)."""
-    listed = [v for v in (acr_values or "").split() if v in RANK]
+    never below the client's registered minimum. Unknown values are ignored (OIDC Core 3.1.2.1:
+    acr_values is a voluntary claim)."""
+    listed = [level for level in map(short, (acr_values or "").split()) if level is not None]
     asked = min(listed, key=RANK.__getitem__) if listed else LOW
-    return higher(asked, client_min)
-
-
-def level_for(method: str, identity_verified: bool) -> str:
-    level = METHOD_LEVEL[method]
-    if method == "password" and identity_verified:
-        return SUBSTANTIAL
-    return level
+    return higher(asked, short(client_min) or LOW)

@@ -28,6 +28,7 @@ import sys
 import click
 from sqlalchemy import select
 
+from .assurance import LEVELS, uri as acr_uri
 from .config import ConfigError, Settings, load_settings
 from .db import Database
 
@@ -411,7 +412,7 @@ def clients() -> None:
 @click.option("--redirect-uri", "redirect_uris", multiple=True, required=True)
 @click.option("--post-logout-uri", "post_logout_uris", multiple=True)
 @click.option("--scope", "scopes", multiple=True, help="allowed scope (repeat); default: openid profile email phone")
-@click.option("--min-acr", default="low", show_default=True, type=click.Choice(["low", "substantial", "high"]))
+@click.option("--min-acr", default="low", show_default=True, type=click.Choice([*LEVELS, *map(acr_uri, LEVELS)]))
 @click.option("--id-token-alg", default="ES256", show_default=True, type=click.Choice(["ES256", "RS256"]))
 @click.option("--json", "as_json", is_flag=True, help="print JSON (client_id, client_secret, ...)")
 def clients_add(name: str, redirect_uris: tuple[str, ...], post_logout_uris: tuple[str, ...],

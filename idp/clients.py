@@ -13,7 +13,7 @@ from urllib.parse import unquote, urlsplit
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session
 
-from .assurance import LEVELS, LOW
+from .assurance import LEVELS, LOW, short
 from .db import rowcount
 from .errors import OAuthError
 from .keys import SUPPORTED_ALGS
@@ -75,6 +75,7 @@ def add_client(
         raise ClientConfigError(f"unknown scope(s) {', '.join(unknown)}; known: {', '.join(SCOPES)}")
     if "openid" not in scopes:
         scopes.insert(0, "openid")
+    min_acr = short(min_acr) or min_acr  # the eIDAS URI or the short name
     if min_acr not in LEVELS:
         raise ClientConfigError(f"minimum acr must be one of {', '.join(LEVELS)}")
     if id_token_alg not in SUPPORTED_ALGS:

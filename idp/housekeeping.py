@@ -7,7 +7,7 @@ import datetime as dt
 from sqlalchemy import delete, or_, select
 from sqlalchemy.orm import Session
 
-from . import attempts, challenges, otp
+from . import attempts, challenges, interactions, otp
 from .gateways import messages
 from .db import rowcount
 from .models import AuthorizationCode, Grant, LoginSession, RefreshToken, RevokedAccessToken, utcnow
@@ -36,6 +36,7 @@ def prune(s: Session, now: dt.datetime | None = None) -> dict[str, int]:
         "one_time_codes": otp.prune(s, now),
         "outbox": messages.prune(s, cutoff),
         "signature_challenges": challenges.prune(s, now),
+        "interactions": interactions.prune(s, now),
     }
     counts["grants"] = rowcount(s.execute(delete(Grant).where(Grant.id.in_(dead_grants.scalar_subquery()))
                                           .execution_options(synchronize_session=False)))

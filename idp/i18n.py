@@ -59,6 +59,12 @@ MESSAGES: dict[str, dict[str, str]] = {
     "level_low": {"uz": "past", "ru": "низкий", "en": "low"},
     "level_substantial": {"uz": "o‘rta", "ru": "значительный", "en": "substantial"},
     "level_high": {"uz": "yuqori", "ru": "высокий", "en": "high"},
+    # the login step (idp/methods, idp/policy.py)
+    "method_password": {"uz": "Login va parol", "ru": "Логин и пароль", "en": "Login and password"},
+    "step_up_why": {"uz": "Bu portal «{level}» ishonch darajasini talab qiladi, kirishingiz esa «{have}» darajaga yetdi. Kuchliroq usul bilan tasdiqlang.", "ru": "Этот портал требует уровень доверия «{level}», а ваш вход достиг уровня «{have}». Подтвердите вход более надёжным способом.", "en": "This portal requires assurance level “{level}”; your login reached “{have}”. Confirm with a stronger method."},
+    "no_method_for_level": {"uz": "«{level}» darajasiga yetadigan kirish usuli hozircha mavjud emas.", "ru": "Способа входа, достигающего уровня «{level}», пока нет.", "en": "No login method that reaches “{level}” is available to you yet."},
+    "back_to_portal": {"uz": "Portalga qaytish", "ru": "Вернуться на портал", "en": "Back to the portal"},
+    "back_to_login": {"uz": "Kirish sahifasiga qaytish", "ru": "Вернуться ко входу", "en": "Back to the login"},
     # errors a person can fix
     "login_failed": {"uz": "Login yoki parol noto‘g‘ri.", "ru": "Неверный логин или пароль.", "en": "Wrong login or password."},
     "account_locked": {"uz": "Urinishlar ko‘p bo‘ldi. {minutes} daqiqadan so‘ng qayta urinib ko‘ring.", "ru": "Слишком много попыток. Повторите через {minutes} мин.", "en": "Too many failed attempts. Try again in {minutes} min."},

@@ -313,3 +313,37 @@ class PersonOrganisation(Base):
     certificate_fingerprint: Mapped[str] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
     confirmed_at: Mapped[dt.datetime] = mapped_column(DateTime, default=utcnow)
+
+
+class Interaction(Base):
+    """An authorization request waiting for the person (login, step-up, consent): see idp/interactions.py.
+
+    The URL names it by a random id; the row keeps only hashes of that id and of the browser-binding
+    value in the Flask session, so a database reader can neither resume it nor tie it to a browser."""
+
+    __tablename__ = "interactions"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)  # sha256 of the id in the URL
+    browser_hash: Mapped[str] = mapped_column(String(64))
+    client_id: Mapped[str] = mapped_column(ForeignKey("clients.client_id", ondelete="CASCADE"))
+    redirect_uri: Mapped[str] = mapped_column(Text)
+    scope: Mapped[list[str]] = mapped_column(JSON)
+    state: Mapped[str | None] = mapped_column(String(1024))
+    nonce: Mapped[str | None] = mapped_column(String(512))
+    code_challenge: Mapped[str] = mapped_column(String(128))
+    prompt: Mapped[list[str]] = mapped_column(JSON)
+    max_age: Mapped[int | None] = mapped_column(BigInteger)
+    acr_values: Mapped[str | None] = mapped_column(String(500))
+    ui_locales: Mapped[str | None] = mapped_column(String(100))
+    login_hint: Mapped[str | None] = mapped_column(String(64))
+    #: the `sub` of a valid id_token_hint: the person the portal expects (OIDC Core 3.1.2.1)
+    hint_sub: Mapped[str | None] = mapped_column(String(10))
+    #: the level the request needs: the lowest it lists, never below the portal's minimum
+    acr_needed: Mapped[str] = mapped_column(String(20))
+    #: the login session made inside this interaction (prompt=login needs one)
+    session_sid: Mapped[str | None] = mapped_column(String(32))
+    step: Mapped[str] = mapped_column(String(40), default="login")
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created_at: Mapped[dt.datetime] = mapped_column(DateTime)
+    expires_at: Mapped[dt.datetime] = mapped_column(DateTime, index=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(DateTime)

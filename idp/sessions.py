@@ -15,7 +15,6 @@ from flask_login import LoginManager, UserMixin, current_user, login_user
 from sqlalchemy import or_, select, update
 from sqlalchemy.orm import Session
 
-from .assurance import METHOD_AMR, level_for
 from .audit import audit
 from .context import dbs, services
 from .db import rowcount
@@ -60,15 +59,16 @@ def load_user(token: str) -> SessionUser | None:
     return SessionUser(row, token)
 
 
-def start_session(person: Person, method: str, *, org_tin: str | None = None) -> SessionUser:
-    """Log the browser in after *method* proved who *person* is; returns the session user. *org_tin*:
-    the organisation an employee certificate's login was made for (idp/legal.py), named in the tokens."""
+def start_session(person: Person, acr: str, amr: list[str], *, org_tin: str | None = None) -> SessionUser:
+    """Log the browser in as *person*, proved at level *acr* by *amr* (a method's finish_login
+    calls this: idp/methods/finish.py); returns the session user. *org_tin*: the organisation an
+    employee certificate's login was made for (idp/legal.py), named in the tokens."""
     s = dbs()
     token = secrets.token_urlsafe(32)
     now = utcnow()
     row = LoginSession(
         id=_hash(token), sid=secrets.token_hex(16), person_id=person.id, person=person, auth_time=now,
-        acr=level_for(method, person.identity_verified_at is not None), amr=list(METHOD_AMR[method]),
+        acr=acr, amr=list(amr),
         created_at=now, last_seen_at=now, ip=request.remote_addr,
         user_agent=(request.user_agent.string or "")[:300], org_tin=org_tin,
     )

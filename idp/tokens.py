@@ -18,6 +18,7 @@ from sqlalchemy import bindparam, insert, select, update
 from sqlalchemy.orm import Session
 
 from . import legal
+from .assurance import uri as acr_uri
 from .config import Settings
 from .db import rowcount
 from .keys import KeyRing, TokenError, at_hash
@@ -110,7 +111,7 @@ class TokenService:
             "jti": secrets.token_hex(16),
             "scope": scope,
             "auth_time": epoch(grant.auth_time),
-            "acr": grant.acr,
+            "acr": acr_uri(grant.acr),
             "amr": grant.amr,
             "gid": grant.id,
             **legal.token_claims(grant.org_tin),
@@ -131,7 +132,7 @@ class TokenService:
             "iat": iat,
             "exp": iat + self.settings.id_token_ttl,
             "auth_time": epoch(grant.auth_time),
-            "acr": grant.acr,
+            "acr": acr_uri(grant.acr),
             "amr": grant.amr,
             "at_hash": at_hash(access_token, client.id_token_alg),
             **legal.token_claims(grant.org_tin),

@@ -1,33 +1,37 @@
 """Authorization endpoint (OIDC Core §3.1.2, RFC 6749 §4.1, RFC 7636, RFC 9207, RFC 9700).
 
 Unknown client or redirect URI: an error page, never a redirect. Every other problem goes
-back to the portal as an error redirect with `state` and `iss`. A request that needs the user
-(login, step-up, consent) is parked in the signed session cookie under a random id.
+back to the portal as an error redirect with `state` and `iss`. What a request still needs is
+decided by idp/policy.py; one that needs the person (login, step-up, consent) is parked as an
+interaction (idp/interactions.py) and the browser goes to `/login?i=<id>`.
 """
 from __future__ import annotations
 
 import datetime as dt
 import re
 import secrets
-import time
-from dataclasses import asdict, dataclass, field
 from urllib.parse import urlencode, urlsplit, urlunsplit, parse_qsl
 
-from flask import Blueprint, current_app, redirect, render_template, request, session, url_for
+from flask import Blueprint, redirect, render_template, request, url_for
 from flask_login import current_user
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 
-from ..assurance import requested_level, satisfies
+from ..assurance import requested_level
 from ..audit import audit
 from ..clients import get_client
 from ..context import dbs, services
 from ..errors import OAuthError
 from ..i18n import LANGS
-from ..models import AuthorizationCode, Client, Consent, epoch, utcnow
+from ..interactions import Waiting, current_interaction, finish, new_interaction, park
+from ..methods.page import offered
+from ..models import AuthorizationCode, Client, Consent, Interaction, utcnow
+from ..policy import Consent as ConsentNeeded, Done, HintMismatch, Login, Need, Reauthenticate, StepUp, \
+    what_is_needed
 from ..scopes import EVERY_CLIENT_SCOPES, parse_scope
 from ..keys import TokenError
+from ..sessions import SessionUser
 from ..tokens import ID_TOKEN_TYP, token_hash
 from .api import safe_description
 
@@ -39,30 +43,6 @@ PROMPTS = {"none", "login", "consent", "select_account"}
 SINGLE = ("client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge",
           "code_challenge_method", "prompt", "max_age", "acr_values", "login_hint", "ui_locales", "response_mode",
           "id_token_hint")
-PENDING_TTL = 30 * 60
-MAX_PENDING = 4
-#: bytes of session cookie parked requests may fill: browsers drop a cookie over 4096 bytes, and the
-#: login and the CSRF token still add theirs
-COOKIE_BUDGET = 3400
-
-
-@dataclass
-class AuthRequest:
-    client_id: str
-    redirect_uri: str
-    scope: list[str]
-    state: str | None
-    nonce: str | None
-    code_challenge: str
-    prompt: list[str] = field(default_factory=list)
-    max_age: int | None = None
-    acr: str = "low"
-    login_hint: str | None = None
-    created: int = 0
-    #: the login session that must be replaced (prompt=login, max_age, step-up) before a code is issued
-    reauth_sid: str | None = None
-    #: the `sub` of a valid id_token_hint: the person the portal expects (OIDC Core 3.1.2.1)
-    hint_sub: str | None = None
 
 
 class PageError(Exception):
@@ -88,7 +68,7 @@ def _add_query(uri: str, params: dict[str, str]) -> str:
     return urlunsplit(parts._replace(query=urlencode(query)))
 
 
-def parse_request(values) -> tuple[Client, AuthRequest]:
+def parse_request(values) -> tuple[Client, Interaction]:
     """Validate an authorization request. PageError before the redirect URI is trusted, OAuthError after."""
     s = dbs()
     for name in ("client_id", "redirect_uri"):
@@ -148,16 +128,20 @@ def parse_request(values) -> tuple[Client, AuthRequest]:
             if not MAX_AGE.fullmatch(max_age):  # ASCII digits only: str.isdigit() takes '²', int() does not
                 raise OAuthError("invalid_request", "max_age must be a non-negative integer (seconds)")
             max_age = int(max_age)
-        acr = requested_level(values.get("acr_values"), client.min_acr)
+        acr_values = values.get("acr_values")
+        if acr_values is not None and len(acr_values) > 500:
+            raise OAuthError("invalid_request", "acr_values is longer than 500 characters")
+        acr = requested_level(acr_values, client.min_acr)
         hint_sub = _hinted_subject(values.get("id_token_hint"), client.client_id)
     except OAuthError as err:
         err.state = state  # type: ignore[attr-defined]
         err.redirect_uri = redirect_uri  # type: ignore[attr-defined]
         raise
-    return client, AuthRequest(
+    return client, new_interaction(
         client_id=client.client_id, redirect_uri=redirect_uri, scope=scopes, state=state, nonce=nonce,
-        code_challenge=challenge, prompt=prompt, max_age=max_age, acr=acr,
-        login_hint=(values.get("login_hint") or "")[:64] or None, created=int(time.time()), hint_sub=hint_sub,
+        code_challenge=challenge, prompt=prompt, max_age=max_age, acr_values=acr_values, acr_needed=acr,
+        ui_locales=(values.get("ui_locales") or "")[:100] or None,
+        login_hint=(values.get("login_hint") or "")[:64] or None, hint_sub=hint_sub,
     )
 
 
@@ -183,153 +167,129 @@ def authorize():
         return render_template("error.html", error="invalid_request", description=exc.description), 400
     except OAuthError as err:
         return error_redirect(err.redirect_uri, err, err.state)  # type: ignore[attr-defined]
-    user = current_user if current_user.is_authenticated else None
-    need_login = (
-        user is None
-        or "login" in req.prompt or "select_account" in req.prompt
-        or (req.max_age is not None and time.time() - epoch(user.row.auth_time) > req.max_age)
-        or not satisfies(user.row.acr, req.acr)
-        or (req.hint_sub is not None and user.person.public_id != req.hint_sub)  # logged in as someone else
-    )
-    if need_login:
-        if "none" in req.prompt:
-            code = "login_required"  # OIDC Core 3.1.2.6: authentication is what is needed, fresh or stronger
-            return error_redirect(req.redirect_uri, OAuthError(code, "the user must log in"), req.state)
-        req.reauth_sid = user.row.sid if user is not None else None
-        return redirect(url_for("account.login", authz=park(req), lang=_ui_locale()))
-    return decide(client, req)
+    s = dbs()
+    need = what_is_needed(s, req, _user())
+    if "none" in req.prompt and not isinstance(need, Done):
+        # OIDC Core 3.1.2.6: say what is missing, never show a page
+        return error_redirect(req.redirect_uri, OAuthError(need.error, _NONE_DESCRIPTION[need.error]), req.state)
+    if isinstance(need, Done):
+        return issue_code(client, req)
+    return go_on(client, park(s, req), need)
 
 
-def _ui_locale() -> str | None:
+_NONE_DESCRIPTION = {"login_required": "the user must log in", "consent_required": "the user must consent",
+                     "interaction_required": "the user must act on a page"}
+
+
+def _user() -> SessionUser | None:
+    return current_user._get_current_object() if current_user.is_authenticated else None  # type: ignore[attr-defined]
+
+
+def _ui_locale(req: Interaction) -> str | None:
     """The first of the request's ui_locales we speak, carried to the login page as ?lang=."""
-    for tag in (request.values.get("ui_locales") or "").split():
+    for tag in (req.ui_locales or "").split():
         if tag[:2].lower() in LANGS:
             return tag[:2].lower()
     return None
 
 
-def park(req: AuthRequest) -> str:
-    """Keep a request that waits for the user in the session cookie; return its id."""
-    pending = {k: v for k, v in session.get("authz", {}).items() if v["created"] > time.time() - PENDING_TTL}
-    while len(pending) >= MAX_PENDING:
-        pending.pop(min(pending, key=lambda k: pending[k]["created"]))
-    rid = secrets.token_urlsafe(12)
-    pending[rid] = asdict(req)
-    while len(pending) > 1 and _cookie_size({**session, "authz": pending}) > COOKIE_BUDGET:
-        pending.pop(min((k for k in pending if k != rid), key=lambda k: pending[k]["created"]))  # the new one stays
-    session["authz"] = pending
-    return rid
+def go_on(client: Client, waiting: Waiting, need: Need):
+    """Answer what *need* asks of a waiting request: the login page (a login, a new one, a stronger
+    one), the consent page, the code, or login_required for a login as someone else than hinted."""
+    row = waiting.row
+    if isinstance(need, (Login, Reauthenticate, StepUp)):
+        row.step = "step_up" if isinstance(need, StepUp) else "login"
+        dbs().commit()
+        return redirect(url_for("account.login", i=waiting.id, lang=_ui_locale(row)))
+    if isinstance(need, ConsentNeeded):
+        row.step = "consent"
+        dbs().commit()
+        return render_template("consent.html", client=client, scopes=row.scope, iid=waiting.id)
+    if not finish(dbs(), waiting):
+        return _expired()
+    if isinstance(need, HintMismatch):
+        dbs().commit()
+        return error_redirect(row.redirect_uri, OAuthError(
+            "login_required", "the user who logged in is not the one id_token_hint names"), row.state)
+    return issue_code(client, row)
 
 
-def _cookie_size(data: dict) -> int:
-    """The length of the session cookie's value that *data* would make."""
-    serializer = current_app.session_interface.get_signing_serializer(current_app)  # type: ignore[attr-defined]
-    return len(serializer.dumps(data)) if serializer is not None else 0
+def _expired():
+    return render_template("error.html", error="request_expired", description=None), 400
 
 
-def parked(rid: str | None) -> AuthRequest | None:
-    data = session.get("authz", {}).get(rid or "")
-    if not data or data["created"] < time.time() - PENDING_TTL:
-        return None
-    known = AuthRequest.__dataclass_fields__  # a cookie parked by an older version may carry other keys
-    return AuthRequest(**{k: v for k, v in data.items() if k in known})
-
-
-def unpark(rid: str | None) -> None:
-    pending = dict(session.get("authz", {}))
-    pending.pop(rid, None)
-    session["authz"] = pending
+def _open():
+    """(client, waiting, None) for an interaction this browser may go on with, else
+    (None, None, the error page to answer with instead)."""
+    waiting = current_interaction()
+    if waiting is None:
+        return None, None, _expired()
+    client = get_client(dbs(), waiting.row.client_id)
+    if client is None or waiting.row.redirect_uri not in client.redirect_uris:
+        finish(dbs(), waiting)
+        dbs().commit()
+        return None, None, (render_template(
+            "error.html", error="invalid_request",
+            description="the portal's registration changed; start again from the portal"), 400)
+    return client, waiting, None
 
 
 @bp.route("/authorize/continue")
 def resume():
-    """Where the login page sends the browser back once the user has logged in."""
-    rid = request.args.get("authz")
-    client, req, stop = _go_on(rid)
+    """Where a login method sends the browser once the person has logged in."""
+    client, waiting, stop = _open()
     if stop is not None:
         return stop
-    return decide(client, req, rid)
-
-
-def _go_on(rid: str | None):
-    """(client, request, None) for a parked request the browser may go on with, else
-    (None, None, the page or redirect to answer with instead)."""
-    req = parked(rid)
-    if req is None or rid is None:
-        return None, None, (render_template("error.html", error="request_expired", description=None), 400)
-    client = get_client(dbs(), req.client_id)
-    if client is None or req.redirect_uri not in client.redirect_uris:
-        unpark(rid)
-        return None, None, (render_template(
-            "error.html", error="invalid_request",
-            description="the portal's registration changed; start again from the portal"), 400)
-    waiting = _login_still_needed(rid, req)
-    if waiting is not None:
-        return None, None, waiting
-    return client, req, None
-
-
-def _login_still_needed(rid: str, req: AuthRequest):
-    """The answer for a parked request the browser's login does not (yet) meet, or None.
-
-    Every way on from a parked request (back from the login page, the consent form) goes
-    through here, so none of them can skip the new or stronger login the request asked for."""
-    user = current_user if current_user.is_authenticated else None
-    if user is None or (req.reauth_sid is not None and user.row.sid == req.reauth_sid):
-        return redirect(url_for("account.login", authz=rid))
-    auth_time = epoch(user.row.auth_time)
-    if req.max_age is not None and auth_time < req.created and time.time() - auth_time > req.max_age:
-        # a login older than the request has aged past max_age while it waited (a consent page left open)
-        pending = dict(session.get("authz", {}))
-        pending[rid] = {**pending[rid], "reauth_sid": user.row.sid}
-        session["authz"] = pending
-        return redirect(url_for("account.login", authz=rid))
-    if req.hint_sub is not None and user.person.public_id != req.hint_sub:
-        # OIDC Core 3.1.2.1: the person who logged in is not the one the portal's id_token_hint names
-        unpark(rid)
-        return error_redirect(req.redirect_uri, OAuthError(
-            "login_required", "the user who logged in is not the one id_token_hint names"), req.state)
-    if not satisfies(user.row.acr, req.acr):
-        unpark(rid)
-        return error_redirect(req.redirect_uri, OAuthError(
-            "unmet_authentication_requirements",
-            f"this portal requires assurance level {req.acr}; the user's login reached {user.row.acr}"), req.state)
-    return None
-
-
-def decide(client: Client, req: AuthRequest, rid: str | None = None):
-    """Ask for consent if needed, else issue the code."""
-    s = dbs()
-    person = current_user.person
-    consent = s.scalar(select(Consent).where(Consent.person_id == person.id, Consent.client_id == client.client_id))
-    has_consent = consent is not None and set(req.scope) <= set(consent.scopes)
-    if "consent" in req.prompt or not has_consent:
-        if "none" in req.prompt:
-            return error_redirect(req.redirect_uri, OAuthError("consent_required", "the user must consent"), req.state)
-        rid = rid or park(req)
-        return render_template("consent.html", client=client, scopes=req.scope, rid=rid)
-    if rid:
-        unpark(rid)
-    return issue_code(client, req)
+    return go_on(client, waiting, what_is_needed(dbs(), waiting.row, _user()))
 
 
 @bp.route("/authorize/consent", methods=["POST"])
 def consent():
-    rid = request.form.get("authz")
-    client, req, stop = _go_on(rid)
+    client, waiting, stop = _open()
     if stop is not None:
         return stop
-    unpark(rid)
     s = dbs()
-    person = current_user.person
+    need = what_is_needed(s, waiting.row, _user(), consented=True)
+    if not isinstance(need, Done):  # a login is (still) missing: the form cannot skip it
+        return go_on(client, waiting, need)
+    row, person = waiting.row, current_user.person
     if request.form.get("decision") != "allow":
+        if not finish(s, waiting):
+            return _expired()
         audit(s, "consent.denied", person_id=person.id, client_id=client.client_id)
         s.commit()
-        return error_redirect(req.redirect_uri, OAuthError("access_denied", "the user declined"), req.state)
-    _remember_consent(s, person.id, client.client_id, req.scope)
-    audit(s, "consent.granted", person_id=person.id, client_id=client.client_id, detail={"scopes": req.scope})
+        return error_redirect(row.redirect_uri, OAuthError("access_denied", "the user declined"), row.state)
+    # the consent first: its insert-if-absent must not wait behind our own write lock (SQLite)
+    _remember_consent(s, person.id, client.client_id, row.scope)
+    if not finish(s, waiting):
+        s.rollback()
+        return _expired()
+    audit(s, "consent.granted", person_id=person.id, client_id=client.client_id, detail={"scopes": row.scope})
     s.flush()
-    return issue_code(client, req)
+    return issue_code(client, row)
+
+
+@bp.route("/authorize/cancel", methods=["POST"])
+def cancel():
+    """The person gives up on the login page: the portal learns why. When no method the person
+    could use reaches the level it asked for, that is unmet_authentication_requirements (OpenID
+    Connect Core errata set 2, §3.1.2.6); otherwise the person declined (access_denied)."""
+    _client, waiting, stop = _open()
+    if stop is not None:
+        return stop
+    s = dbs()
+    methods, _step_up = offered(waiting)
+    if not finish(s, waiting):
+        return _expired()
+    audit(s, "login.abandoned", client_id=waiting.row.client_id, detail={"step": waiting.row.step})
+    s.commit()
+    row = waiting.row
+    if not methods:
+        return error_redirect(row.redirect_uri, OAuthError(
+            "unmet_authentication_requirements",
+            f"this portal requires assurance level {row.acr_needed}; no login method available to the user "
+            "reaches it"), row.state)
+    return error_redirect(row.redirect_uri, OAuthError("access_denied", "the user gave up logging in"), row.state)
 
 
 def _remember_consent(s, person_id: int, client_id: str, scopes: list[str]) -> None:
@@ -352,7 +312,7 @@ def _remember_consent(s, person_id: int, client_id: str, scopes: list[str]) -> N
         row.granted_at = utcnow()
 
 
-def issue_code(client: Client, req: AuthRequest):
+def issue_code(client: Client, req: Interaction):
     s = dbs()
     settings = services().settings
     user = current_user

@@ -3,7 +3,8 @@ from __future__ import annotations
 
 from flask import Blueprint
 
-from ..assurance import LEVELS
+from ..assurance import uri
+from ..methods import enabled, reachable_levels
 from ..context import services
 from ..grants import GRANTS
 from ..keys import SUPPORTED_ALGS
@@ -39,7 +40,8 @@ def metadata() -> dict:
         "revocation_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "introspection_endpoint_auth_methods_supported": ["client_secret_basic", "client_secret_post"],
         "code_challenge_methods_supported": ["S256"],
-        "acr_values_supported": list(LEVELS),
+        # the levels the login methods can reach, lowest first, as eIDAS URIs (idp/assurance.py)
+        "acr_values_supported": [uri(level) for level in reachable_levels(enabled())],
         "claims_supported": claims,
         "claims_parameter_supported": False,
         "request_parameter_supported": False,

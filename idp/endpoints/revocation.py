@@ -10,6 +10,7 @@ from typing import Any
 from flask import Blueprint, request
 from sqlalchemy import select
 
+from ..assurance import uri as acr_uri
 from ..clients import authenticate_client
 from ..context import dbs, services
 from ..errors import OAuthError
@@ -94,7 +95,7 @@ def introspect():
         return json_response({
             "active": True, "token_type": "refresh_token", "client_id": client.client_id, "scope": grant.scope,
             "sub": rt.public_id, "exp": epoch(rt.expires_at), "iat": epoch(rt.created_at),
-            "iss": services().settings.issuer, "acr": grant.acr, "amr": grant.amr,
+            "iss": services().settings.issuer, "acr": acr_uri(grant.acr), "amr": grant.amr,
             "auth_time": epoch(grant.auth_time),
         })
     try:

@@ -148,14 +148,12 @@ class Browser:
         page = self.client.get(location)
         assert page.status_code == 200, page.data[:300]
         form = {"csrf_token": csrf_from(page.text), "login": account.login, "password": account.password}
-        rid = query_of(location).get("authz")
-        if rid:
-            form["authz"] = rid
-        return self.client.post("/login", data=form)
+        iid = query_of(location).get("i")
+        return self.client.post("/login?" + urlencode({"i": iid}) if iid else "/login", data=form)
 
     def consent(self, page_html: str, decision: str = "allow"):
-        rid = re.search(r'name="authz" value="([^"]+)"', page_html).group(1)
-        return self.client.post("/authorize/consent", data={"csrf_token": csrf_from(page_html), "authz": rid,
+        iid = re.search(r'name="i" value="([^"]+)"', page_html).group(1)
+        return self.client.post("/authorize/consent", data={"csrf_token": csrf_from(page_html), "i": iid,
                                                             "decision": decision})
 
     def code_for(self, portal: Portal, account: Account, **overrides) -> tuple[dict, str, dict]:

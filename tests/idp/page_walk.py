@@ -1,6 +1,7 @@
 """Walking the IdP's login and consent pages over real HTTP, the way a person's browser does."""
 from __future__ import annotations
 
+import html
 import re
 from urllib.parse import urljoin
 
@@ -22,10 +23,10 @@ def walk_login(browser: requests.Session, url: str, login: str, password: str, s
             continue
         assert resp.status_code == 200, resp.text[:400]
         form = {"csrf_token": re.search(r'name="csrf_token" value="([^"]+)"', resp.text).group(1)}
-        rid = re.search(r'name="authz" value="([^"]+)"', resp.text)
-        if rid:
-            form["authz"] = rid.group(1)
-        action = re.search(r'<form method="post" action="([^"]+)"', resp.text).group(1)
+        iid = re.search(r'name="i" value="([^"]+)"', resp.text)
+        if iid:
+            form["i"] = iid.group(1)
+        action = html.unescape(re.search(r'<form method="post" action="([^"]+)"', resp.text).group(1))
         if 'name="password"' in resp.text:
             form.update(login=login, password=password)
         else:

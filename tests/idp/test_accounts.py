@@ -367,8 +367,8 @@ def test_consent_without_csrf_refused(app, svc, portal, account):
     done = b.login(account, resp.location)
     page = b.get(done.location)
     assert page.status_code == 200 and "/authorize/consent" in page.text
-    rid = page.text.split('name="authz" value="', 1)[1].split('"', 1)[0]
-    resp = b.client.post("/authorize/consent", data={"authz": rid, "decision": "allow"})
+    rid = page.text.split('name="i" value="', 1)[1].split('"', 1)[0]
+    resp = b.client.post("/authorize/consent", data={"i": rid, "decision": "allow"})
     assert resp.status_code == 400 and page_error(resp) == "csrf_failed"
     assert "Location" not in resp.headers
     with svc.db.session() as s:
@@ -674,8 +674,8 @@ def test_login_through_portal_shows_portal_name(app, portal, account):
     resp = b.get("/authorize?" + urlencode(params))
     page = b.get(resp.location + "&lang=en")
     assert page.status_code == 200
-    rid = query_of(resp.location)["authz"]
-    assert f'name="authz" value="{rid}"' in page.text
+    rid = query_of(resp.location)["i"]
+    assert f'name="i" value="{rid}"' in page.text
     assert "to continue to" in text_of(page)
 
 

@@ -347,11 +347,11 @@ def test_prompt_login_forces_login_page_and_a_later_auth_time(browser, portal, a
     assert old < time.time() - 500
 
     resp, params = authorize(browser, portal, prompt="login")
-    assert resp.status_code == 302 and resp.location.startswith("/login?authz=")
+    assert resp.status_code == 302 and resp.location.startswith("/login?i=")
     assert "code=" not in resp.location
     # skipping the login page does not get around prompt=login
-    rid = query_of(resp.location)["authz"]
-    skip = browser.get(f"/authorize/continue?authz={rid}")
+    rid = query_of(resp.location)["i"]
+    skip = browser.get(f"/authorize/continue?i={rid}")
     assert skip.status_code == 302 and skip.location.startswith("/login")
 
     done = browser.login(account, resp.location)
@@ -373,7 +373,7 @@ def test_max_age_exceeded_forces_login(browser, portal, account, svc, max_age):
     logged_in(browser, portal, account)
     backdate_sessions(svc, account.person_id, 30)
     resp, params = authorize(browser, portal, max_age=max_age)
-    assert resp.status_code == 302 and resp.location.startswith("/login?authz="), resp.location
+    assert resp.status_code == 302 and resp.location.startswith("/login?i="), resp.location
     done = browser.login(account, resp.location)
     final = browser.get(done.location)
     assert final.status_code == 302 and final.location.startswith(portal.redirect_uri)
@@ -395,9 +395,9 @@ def test_prompt_login_right_after_a_login_still_needs_a_new_login(browser, porta
         sessions_before = len(
             s.scalars(select(LoginSession.id).where(LoginSession.person_id == account.person_id)).all())
     resp, _ = authorize(browser, portal, prompt="login")
-    assert resp.status_code == 302 and resp.location.startswith("/login?authz=")
-    rid = query_of(resp.location)["authz"]
-    skip = browser.get(f"/authorize/continue?authz={rid}")
+    assert resp.status_code == 302 and resp.location.startswith("/login?i=")
+    rid = query_of(resp.location)["i"]
+    skip = browser.get(f"/authorize/continue?i={rid}")
     assert skip.status_code == 302 and skip.location.startswith("/login"), skip.location
     with svc.db.session() as s:
         assert len(s.scalars(select(LoginSession.id).where(LoginSession.person_id == account.person_id)).all()) \
@@ -422,23 +422,31 @@ def test_prompt_none_with_max_age_exceeded_does_not_log_in(browser, portal, acco
 
 # -- acr ---------------------------------------------------------------------------------------
 
+def _give_up(browser, location: str):
+    """On the (step-up) login page at *location*: no method reaches the level, the person gives up."""
+    page = browser.get(location)
+    assert page.status_code == 200 and 'id="no-method"' in page.text, page.text[:300]
+    iid = query_of(location)["i"]
+    return browser.client.post("/authorize/cancel", data={"csrf_token": csrf_from(page.text), "i": iid})
+
+
 def test_acr_high_unmet_by_password_after_login(browser, portal, account):
     resp, params = authorize(browser, portal, acr_values="high")
-    assert resp.status_code == 302 and resp.location.startswith("/login?authz=")
+    assert resp.status_code == 302 and resp.location.startswith("/login?i=")
     page = browser.get(resp.location)
     assert 'class="notice"' in page.text  # the login page says which level the portal needs
-    done = browser.login(account, resp.location)
-    final = browser.get(done.location)
-    assert_error_redirect(final, portal, "unmet_authentication_requirements", params["state"])
+    assert 'name="password"' not in page.text  # the password cannot reach high: not offered
+    assert_error_redirect(_give_up(browser, resp.location), portal, "unmet_authentication_requirements",
+                          params["state"])
 
 
 def test_acr_high_with_existing_session_steps_up_then_unmet(browser, portal, account):
     logged_in(browser, portal, account)
     resp, params = authorize(browser, portal, acr_values="high")
-    assert resp.status_code == 302 and resp.location.startswith("/login?authz=")
-    done = browser.login(account, resp.location)
-    final = browser.get(done.location)
-    assert_error_redirect(final, portal, "unmet_authentication_requirements", params["state"])
+    assert resp.status_code == 302 and resp.location.startswith("/login?i=")
+    assert 'id="step-up"' in browser.get(resp.location).text
+    assert_error_redirect(_give_up(browser, resp.location), portal, "unmet_authentication_requirements",
+                          params["state"])
 
 
 def test_acr_high_with_prompt_none_does_not_issue_code(browser, portal, account):
@@ -452,24 +460,28 @@ def test_acr_high_with_prompt_none_does_not_issue_code(browser, portal, account)
 def test_portal_min_acr_substantial_unmet_by_password(browser, make_portal, account):
     portal = make_portal(min_acr="substantial")
     resp, params = authorize(browser, portal)  # asks for nothing; the registration decides
-    done = browser.login(account, resp.location)
-    final = browser.get(done.location)
-    assert_error_redirect(final, portal, "unmet_authentication_requirements", params["state"])
+    done = browser.login(account, resp.location)  # offered: a verified person's password reaches it
+    step_up = browser.get(done.location)
+    assert step_up.status_code == 302 and step_up.location.startswith("/login?i=")  # this one is not verified
+    assert_error_redirect(_give_up(browser, step_up.location), portal, "unmet_authentication_requirements",
+                          params["state"])
 
 
 def test_portal_min_acr_not_lowered_by_acr_values(browser, make_portal, account):
     portal = make_portal(min_acr="substantial")
     resp, params = authorize(browser, portal, acr_values="low")
     done = browser.login(account, resp.location)
-    final = browser.get(done.location)
-    assert_error_redirect(final, portal, "unmet_authentication_requirements", params["state"])
+    step_up = browser.get(done.location)
+    assert step_up.status_code == 302 and step_up.location.startswith("/login?i=")
+    assert_error_redirect(_give_up(browser, step_up.location), portal, "unmet_authentication_requirements",
+                          params["state"])
 
 
 def test_acr_values_with_a_reachable_option_is_met(browser, portal, account, svc):
     q, verifier, _ = browser.code_for(portal, account, acr_values="high low")
     assert "code" in q
     claims = id_claims(svc, exchange(browser, portal, q, verifier), portal)
-    assert claims["acr"] == "low"
+    assert claims["acr"] == "http://eidas.europa.eu/LoA/low"
 
 
 # -- consent -----------------------------------------------------------------------------------
@@ -535,7 +547,7 @@ def test_consent_is_per_client(browser, make_portal, account):
 def test_consent_post_with_unknown_request_id_is_an_error_page(browser, portal, account):
     page, _ = _to_consent(browser, portal, account)
     resp = browser.client.post("/authorize/consent", data={"csrf_token": csrf_from(page.text),
-                                                           "authz": "nope", "decision": "allow"})
+                                                           "i": "nope", "decision": "allow"})
     assert_error_page(resp, "request_expired")
 
 
@@ -573,11 +585,11 @@ def test_verified_identity_meets_portal_min_acr_substantial(browser, make_portal
                   .values(identity_verified_at=dt.datetime.now(dt.timezone.utc).replace(tzinfo=None)))
     q, verifier, _ = browser.code_for(portal, account)
     claims = id_claims(svc, exchange(browser, portal, q, verifier), portal)
-    assert claims["acr"] == "substantial"
+    assert claims["acr"] == "http://eidas.europa.eu/LoA/substantial"
     resp, params = authorize(browser, portal, acr_values="high")
     assert resp.status_code == 302 and resp.location.startswith("/login")
-    final = browser.get(browser.login(account, resp.location).location)
-    assert_error_redirect(final, portal, "unmet_authentication_requirements", params["state"])
+    assert_error_redirect(_give_up(browser, resp.location), portal, "unmet_authentication_requirements",
+                          params["state"])
 
 
 # -- what an error redirect may carry ------------------------------------------------------------------

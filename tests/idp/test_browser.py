@@ -44,7 +44,39 @@ def test_citizen_registers_and_logs_in_to_a_portal(live, page):
     page.wait_for_url(f"{issuer}/demo")
     userinfo = page.inner_text("#userinfo")
     assert '"phone_number": "+998905554433"' in userinfo
-    assert '"acr": "low"' in page.inner_text("#id-token")
+    assert '"acr": "http://eidas.europa.eu/LoA/low"' in page.inner_text("#id-token")
+
+
+def test_typo_then_language_switch_still_lands_at_the_portal(live, page, tmp_path):
+    """The waiting request is an interaction named in the URL: a wrong password, then the language
+    switched on the error page, and the next right password still goes back to the portal."""
+    app, issuer = live
+    svc = app.extensions["yagona"]
+    login = f"switch-{secrets.token_hex(3)}"
+    with svc.db.session() as s:
+        svc.accounts.register(s, login=login, password="mening parolim 2026", phone="+998905554432",
+                              accept_terms=True)
+        s.commit()
+    page.context.clear_cookies()
+    page.goto(f"{issuer}/demo")
+    page.click("text=Kirish — Yagona")
+    assert "/login?i=" in page.url
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", "mening parolim 2025")  # the typo
+    page.click("button[type=submit]")
+    assert page.inner_text("[role=alert]") == "Login yoki parol noto‘g‘ri."
+    page.screenshot(path=str(tmp_path / "1-typo.png"))
+    page.click("nav.langs >> text=RU")
+    assert "Вход в систему" in page.content() and "i=" in page.url
+    page.screenshot(path=str(tmp_path / "2-russian.png"))
+    page.fill("input[name=login]", login)
+    page.fill("input[name=password]", "mening parolim 2026")
+    page.click("button[type=submit]")
+    page.click("button[value=allow]")
+    page.wait_for_url(f"{issuer}/demo")
+    page.screenshot(path=str(tmp_path / "3-portal.png"))
+    assert '"acr": "http://eidas.europa.eu/LoA/low"' in page.inner_text("#id-token")
+    assert list(tmp_path.glob("*.png")) and all(p.stat().st_size > 0 for p in tmp_path.glob("*.png"))
 
 
 def test_wrong_password_is_explained_in_russian(live, page):

@@ -22,7 +22,7 @@ def test_code_flow_issues_valid_tokens(browser, portal, account, svc):
     claims = _verify_id_token(svc, body["id_token"], portal)
     assert claims["sub"] == account.public_id
     assert claims["nonce"] == params["nonce"]
-    assert claims["acr"] == "low" and claims["amr"] == ["pwd"]
+    assert claims["acr"] == "http://eidas.europa.eu/LoA/low" and claims["amr"] == ["pwd"]
     assert claims["at_hash"] == at_hash(body["access_token"], "ES256")
     assert claims["azp"] == portal.client_id and "auth_time" in claims and "sid" in claims
     assert jwt.get_unverified_header(body["access_token"])["typ"] == "at+jwt"

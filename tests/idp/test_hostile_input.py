@@ -10,7 +10,7 @@ from hypothesis import HealthCheck, given, settings, strategies as st
 PARAMS = ["client_id", "redirect_uri", "response_type", "scope", "state", "nonce", "code_challenge",
           "code_challenge_method", "prompt", "max_age", "acr_values", "login_hint", "ui_locales", "request",
           "request_uri", "response_mode", "grant_type", "code", "code_verifier", "refresh_token", "client_secret",
-          "token", "token_type_hint", "id_token_hint", "post_logout_redirect_uri", "authz", "decision",
+          "token", "token_type_hint", "id_token_hint", "post_logout_redirect_uri", "i", "decision",
           "csrf_token", "login", "password", "password2", "phone", "email", "accept_terms", "confirm", "lang"]
 TEXT = st.one_of(
     st.text(max_size=40),
@@ -20,7 +20,8 @@ TEXT = st.one_of(
                      "a" * 5000, "eyJhbGciOiJub25lIn0.eyJzdWIiOiIxIn0.", "refresh_token", "authorization_code"]),
 )
 FORMS = st.dictionaries(st.sampled_from(PARAMS), TEXT, max_size=8)
-ENDPOINTS = ["/authorize", "/authorize/continue", "/authorize/consent", "/token", "/userinfo", "/introspect",
+ENDPOINTS = ["/authorize", "/authorize/continue", "/authorize/consent", "/authorize/cancel",
+             "/token", "/userinfo", "/introspect",
              "/revoke", "/logout", "/login", "/register", "/password", "/"]
 FUZZ = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 

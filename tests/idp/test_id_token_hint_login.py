@@ -26,7 +26,7 @@ def test_fresh_login_as_another_person_than_the_hint_is_login_required(app, svc,
     resp = b.get("/authorize?" + urlencode(params))
     assert resp.status_code == 302 and "/login" in resp.location, resp.location  # Alice is not Bob: log in
     before = _codes(svc)
-    rid = query_of(resp.location)["authz"]
+    rid = query_of(resp.location)["i"]
     resp = b.login(alice, resp.location)  # Alice logs in again
     assert resp.status_code == 302
     resp = b.get(resp.location)
@@ -37,7 +37,7 @@ def test_fresh_login_as_another_person_than_the_hint_is_login_required(app, svc,
     assert answer["state"] == params["state"] and answer["iss"] == "http://localhost"
     assert _codes(svc) == before  # no code was made for Alice
     # the parked request is gone: going back to it cannot issue a code either
-    assert b.get("/authorize/continue?" + urlencode({"authz": rid})).status_code == 400
+    assert b.get("/authorize/continue?" + urlencode({"i": rid})).status_code == 400
     assert _codes(svc) == before
 
 

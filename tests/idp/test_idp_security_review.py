@@ -27,7 +27,7 @@ def _park(browser: Browser, portal, **overrides) -> str:
     params, _ = browser.authorize_params(portal, **overrides)
     resp = browser.get("/authorize?" + urlencode(params))
     assert resp.status_code == 302 and "/login" in resp.location, resp.location
-    return query_of(resp.location)["authz"]
+    return query_of(resp.location)["i"]
 
 
 # -- the consent form must not be a way round a required (re-)login ---------------------------
@@ -40,8 +40,8 @@ def test_consent_post_cannot_skip_the_login_the_request_requires(browser, portal
     consent form must not issue a code without that login."""
     browser.tokens_for(portal, account)  # logged in, consent remembered
     rid = _park(browser, portal, **overrides)
-    page = browser.get(f"/login?authz={rid}")
-    resp = browser.client.post("/authorize/consent", data={"csrf_token": csrf_from(page.text), "authz": rid,
+    page = browser.get(f"/login?i={rid}")
+    resp = browser.client.post("/authorize/consent", data={"csrf_token": csrf_from(page.text), "i": rid,
                                                           "decision": "allow"})
     assert "code=" not in (resp.location or ""), resp.location
     if resp.status_code == 302 and resp.location.startswith(portal.redirect_uri):

@@ -31,8 +31,8 @@ def _walk_login(browser: requests.Session, url: str, login: str, password: str, 
             continue
         assert resp.status_code == 200, resp.text[:400]
         csrf = re.search(r'name="csrf_token" value="([^"]+)"', resp.text).group(1)
-        rid = re.search(r'name="authz" value="([^"]+)"', resp.text)
-        form = {"csrf_token": csrf, **({"authz": rid.group(1)} if rid else {})}
+        iid = re.search(r'name="i" value="([^"]+)"', resp.text)
+        form = {"csrf_token": csrf, **({"i": iid.group(1)} if iid else {})}
         action = re.search(r'<form method="post" action="([^"]+)"', resp.text).group(1)
         if 'name="password"' in resp.text:
             form.update(login=login, password=password)
@@ -76,7 +76,7 @@ def test_authlib_relying_party_full_cycle(live):
                         claims_params={"nonce": nonce, "client_id": new.client.client_id,
                                        "access_token": token["access_token"]})
     claims.validate()  # exp, iat, aud, nonce, at_hash, auth_time
-    assert claims["sub"] == sub and claims["acr"] == "low"
+    assert claims["sub"] == sub and claims["acr"] == "http://eidas.europa.eu/LoA/low"
 
     info = rp.get(meta["userinfo_endpoint"]).json()
     assert info["sub"] == sub and info["pinfl"] == "31234567890123"

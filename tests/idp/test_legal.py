@@ -212,7 +212,7 @@ def test_a_login_for_an_organisation_reaches_the_portal_and_a_personal_login_doe
     claims = svc.keys.verify(personal["id_token"], typ=None, audience=portal.client_id, issuer=svc.settings.issuer)
     assert "pkcs_legal_tin" not in claims
     # the e-signature method starts its session with the employee certificate's TIN
-    # (sessions.start_session(person, method, org_tin=login.tin)); here the password session is marked so
+    # (finish_login(..., org_tin=login.tin)); here the password session is marked so
     tin = random_tin()
     with svc.db.session() as s:
         s.execute(update(LoginSession).where(LoginSession.person_id == account.person_id,

@@ -52,7 +52,7 @@ def test_authlib_asks_offline_access_and_an_unknown_scope_and_gets_a_refresh_tok
 def test_consent_page_names_offline_access_in_each_language(browser, portal, account):
     params, _ = browser.authorize_params(portal, scope="openid offline_access")
     resp = browser.get("/authorize?" + urlencode(params))
-    back = browser.login(account, resp.location).location  # /authorize/continue?authz=...
+    back = browser.login(account, resp.location).location  # /authorize/continue?i=...
     texts = set()
     for lang in ("uz", "ru", "en"):
         page = browser.get(f"{back}&lang={lang}").text
