@@ -10,7 +10,7 @@ import json
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, Self
 
 
 class Indication(str, Enum):
@@ -105,8 +105,31 @@ class TimestampSummary:
     chain: list[CertificateSummary] = field(default_factory=list)
 
 
+class _Outcome:
+    """What a signer's and a certificate path's reports share: the verdict and how it is failed."""
+
+    indication: Indication
+    sub_indication: SubIndication | None
+    errors: list[str]
+
+    @property
+    def passed(self) -> bool:
+        return self.indication is Indication.TOTAL_PASSED
+
+    def fail(self, sub: SubIndication, message: str) -> Self:
+        """Record a failure; the sub-indication decides the indication."""
+        self.indication = sub.indication
+        self.sub_indication = sub
+        self.errors.append(message)
+        return self
+
+    def to_dict(self) -> dict[str, Any]:
+        plain: dict[str, Any] = _plain(asdict(self))  # type: ignore[call-overload]  # subclasses are dataclasses
+        return plain
+
+
 @dataclass
-class SignerReport:
+class SignerReport(_Outcome):
     """One signer's result and who they are."""
 
     index: int
@@ -134,23 +157,10 @@ class SignerReport:
     revocation: list[RevocationSummary] = field(default_factory=list)
     timestamp: TimestampSummary | None = None
 
-    @property
-    def passed(self) -> bool:
-        return self.indication is Indication.TOTAL_PASSED
-
-    def fail(self, sub: SubIndication, message: str) -> "SignerReport":
-        self.indication = sub.indication
-        self.sub_indication = sub
-        self.errors.append(message)
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        plain: dict[str, Any] = _plain(asdict(self))
-        return plain
 
 
 @dataclass
-class PathReport:
+class PathReport(_Outcome):
     """One certificate's path validation (RFC 5280 §6, validity, revocation): `signing.path.validate_path`."""
 
     indication: Indication
@@ -162,19 +172,6 @@ class PathReport:
     chain: list[CertificateSummary] = field(default_factory=list)  #: the certificate first, trust anchor last
     revocation: list[RevocationSummary] = field(default_factory=list)
 
-    @property
-    def passed(self) -> bool:
-        return self.indication is Indication.TOTAL_PASSED
-
-    def fail(self, sub: SubIndication, message: str) -> "PathReport":
-        self.indication = sub.indication
-        self.sub_indication = sub
-        self.errors.append(message)
-        return self
-
-    def to_dict(self) -> dict[str, Any]:
-        plain: dict[str, Any] = _plain(asdict(self))
-        return plain
 
 
 @dataclass

@@ -3,8 +3,12 @@ and a browser-like helper that walks the login and consent pages."""
 from __future__ import annotations
 
 import itertools
+import os
 import secrets
+import subprocess
+import sys
 import threading
+from pathlib import Path
 
 import pytest
 from werkzeug.serving import make_server
@@ -95,3 +99,18 @@ def live(settings):
     thread.start()
     yield app, issuer
     server.shutdown()
+
+
+@pytest.fixture()
+def run(database_url, settings, tmp_path):
+    """`yagona` as a process on the suite's database, with the same instance secret as the app:
+    run(*args, stdin="") -> CompletedProcess; `run.env` is its environment."""
+    env = {**os.environ, "DATABASE_URL": database_url, "YAGONA_INSTANCE": str(tmp_path / "instance"),
+           "YAGONA_SECRET_KEY": settings.secret_key.decode()}
+    yagona = str(Path(sys.executable).with_name("yagona"))
+
+    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
+        return subprocess.run([yagona, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
+
+    run.env = env  # type: ignore[attr-defined]
+    return run

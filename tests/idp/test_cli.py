@@ -16,19 +16,6 @@ import requests
 YAGONA = str(Path(sys.executable).with_name("yagona"))
 
 
-@pytest.fixture()
-def run(database_url, settings, tmp_path):
-    """`yagona` as a process on the suite's database, with the same instance secret as the app."""
-    env = {**os.environ, "DATABASE_URL": database_url, "YAGONA_INSTANCE": str(tmp_path / "instance"),
-           "YAGONA_SECRET_KEY": settings.secret_key.decode()}
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([YAGONA, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
-
-    run.env = env
-    return run
-
-
 def test_clients_add_list_remove_json(run):
     name = f"e-kommunal {secrets.token_hex(2)}"
     out = run("clients", "add", name, "--redirect-uri", "https://e-kommunal.uz/cb",

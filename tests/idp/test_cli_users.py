@@ -4,11 +4,8 @@ for what the citizen sees (login, portal tokens)."""
 from __future__ import annotations
 
 import json
-import os
 import secrets
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from sqlalchemy import select
@@ -17,19 +14,6 @@ from idp.errors import UserError
 from idp.models import AuditEvent, Person
 from idp_helpers import PASSWORD, Account
 
-YAGONA = str(Path(sys.executable).with_name("yagona"))
-
-
-@pytest.fixture()
-def run(database_url, settings, tmp_path):
-    """`yagona` as a process on the suite's database, with the same instance secret as the app."""
-    env = {**os.environ, "DATABASE_URL": database_url, "YAGONA_INSTANCE": str(tmp_path / "instance"),
-           "YAGONA_SECRET_KEY": settings.secret_key.decode()}
-
-    def run(*args: str, stdin: str = "") -> subprocess.CompletedProcess:
-        return subprocess.run([YAGONA, *args], input=stdin, capture_output=True, text=True, env=env, timeout=120)
-
-    return run
 
 
 @pytest.fixture()

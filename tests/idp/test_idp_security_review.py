@@ -15,7 +15,6 @@ from idp.housekeeping import prune
 from idp.models import Attempt, Credential, LoginSession
 
 from idp_helpers import Browser, csrf_from, query_of
-from test_cli import run  # noqa: F401  (the `yagona` process fixture)
 
 
 def b64url(data: bytes) -> str:
@@ -319,7 +318,7 @@ def test_nul_in_a_stored_header_is_refused_not_a_database_error(app, account):
     assert resp.status_code == 400 and "NUL" in resp.text
 
 
-def test_pinfl_in_non_ascii_digits_is_refused(run):  # noqa: F811 - the fixture imported above
+def test_pinfl_in_non_ascii_digits_is_refused(run):
     """str.isdigit() accepts Arabic-Indic digits: '٣٢٣٠١٩٤٠١٩٠٠٦٦' passed as a 14-digit PINFL, a
     second account for a person whose ASCII PINFL is already registered (one PINFL, one account)."""
     out = run("users", "add", "pinfl-unicode", "--phone", "+998901234567", "--pinfl", "٣٢٣٠١٩٤٠١٩٠٠٦٦",
