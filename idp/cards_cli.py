@@ -61,7 +61,7 @@ def cards_list(as_json: bool) -> None:
 @click.option("--pan", required=True, help="16 digits, UzCard 8600… or Humo 9860…, with a valid check digit")
 @click.option("--expiry", required=True, help="MM/YY, not in the past")
 @click.option("--holder", required=True, help='the name as the bank has it, Latin letters: "ALIYEV VALI"')
-@click.option("--phone", help="+998XXXXXXXXX the bank holds; omit for a card with no phone on file")
+@click.option("--phone", help="+998901234567 the bank holds; omit for a card with no phone on file")
 @click.option("--state", type=click.Choice(STATES), default="good", show_default=True,
               help="what the processor answers for the card")
 def cards_add(pan: str, expiry: str, holder: str, phone: str | None, state: str) -> None:

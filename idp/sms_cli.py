@@ -1,7 +1,7 @@
 """`yagona sms outbox` and `yagona email outbox`: the development backends' messages, for a tester
 who has no phone to receive the code (a stable contract):
 
-    yagona sms outbox [--phone +998XXXXXXXXX] [--limit N] [--json]
+    yagona sms outbox [--phone +998901234567] [--limit N] [--json]
     yagona email outbox [--to ADDRESS] [--limit N] [--json]
 
 Newest first; `--json` prints a list of {"to", "text", "sent_at"} (ISO 8601 UTC). Outside development
@@ -34,7 +34,7 @@ def email() -> None:
 
 
 @sms.command("outbox")
-@click.option("--phone", help="only messages to this phone (+998XXXXXXXXX)")
+@click.option("--phone", help="only messages to this phone (+998901234567)")
 @_limit
 @_as_json
 def sms_outbox(phone: str | None, limit: int, as_json: bool) -> None:

@@ -78,7 +78,7 @@ _REFUSALS: dict[str, type[CardRefused]] = {"blocked": CardBlocked, "expired": Ca
 @dataclass(frozen=True)
 class CardHolder:
     """The processor's answer for a usable card: the holder's name as the bank has it and the phone
-    (+998XXXXXXXXX) the confirmation code goes to."""
+    (+998901234567) the confirmation code goes to."""
 
     name: str
     phone: str
